@@ -1,0 +1,30 @@
+# deertrack: the two commands are `make run` (whole stack with demo data) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+install: $(VENV)/.installed
+
+# torch is pinned to 2.13.0 (the CPU wheel on these machines; a looser spec downloads a CUDA build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/deertrack up --demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/deertrack bench all
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache *.egg-info

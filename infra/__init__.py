@@ -1,0 +1,1 @@
+"""What runs and shapes the local environment: migrations, the stack launcher, the event pump, demo data."""

@@ -1,0 +1,170 @@
+"""Read template.yaml: the one declaration of queues, buckets, notifications, handlers and schedules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, …) into their long form."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass
+class QueueDecl:
+    logical_id: str
+    name: str
+    attributes: dict[str, str]
+    dead_letter: str | None = None  # logical id of its dead-letter queue
+    max_receive_count: int | None = None
+
+
+@dataclass
+class BucketDecl:
+    logical_id: str
+    name: str
+    # (event, queue logical id, prefix, suffix)
+    queue_notifications: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class HandlerDecl:
+    logical_id: str
+    handler: str  # e.g. "app.handle_export_request"
+    queue: str | None = None  # logical id of the SQS event source
+    batch_size: int = 10
+    schedule: str | None = None  # rate(...) / cron(...)
+
+
+@dataclass
+class Declarations:
+    stage: str
+    queues: dict[str, QueueDecl]
+    buckets: dict[str, BucketDecl]
+    handlers: dict[str, HandlerDecl]
+
+    def queue_name(self, logical_id: str) -> str:
+        return self.queues[logical_id].name
+
+
+class _Resolver:
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.template = template
+        self.params = {
+            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        }
+        self.params.update(parameters)
+        self.params.setdefault("AWS::Region", "us-east-1")
+        self.params.setdefault("AWS::AccountId", "123456789012")
+
+    def physical_name(self, logical_id: str) -> str:
+        props = self.template["Resources"][logical_id].get("Properties", {})
+        for key in ("QueueName", "BucketName"):
+            if key in props:
+                return self.value(props[key])
+        return logical_id
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                if arg in self.params:
+                    return self.params[arg]
+                return self.physical_name(arg)
+            if fn == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(self.value({"Ref": m.group(1)})), text)
+            if fn == "Fn::GetAtt":
+                logical_id, attribute = arg
+                if attribute == "Arn":
+                    return f"arn:aws:sqs:{self.params['AWS::Region']}:{self.params['AWS::AccountId']}:" \
+                           f"{self.physical_name(logical_id)}"
+                return self.physical_name(logical_id)
+        if isinstance(node, dict):
+            return {k: self.value(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.value(v) for v in node]
+        return node
+
+
+def _logical_target(node: Any) -> str | None:
+    """The logical id named by !GetAtt X.Arn or !Ref X."""
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        return node["Fn::GetAtt"][0]
+    if isinstance(node, dict) and "Ref" in node:
+        return node["Ref"]
+    return None
+
+
+@lru_cache(maxsize=8)
+def declarations(stage: str = "dev", path: Path = TEMPLATE_PATH) -> Declarations:
+    template = load_template(path)
+    resolve = _Resolver(template, {"Stage": stage})
+    queues: dict[str, QueueDecl] = {}
+    buckets: dict[str, BucketDecl] = {}
+    handlers: dict[str, HandlerDecl] = {}
+    for logical_id, resource in template["Resources"].items():
+        kind = resource["Type"]
+        props = resource.get("Properties", {})
+        if kind == "AWS::SQS::Queue":
+            attributes = {
+                k: str(resolve.value(props[k]))
+                for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+                if k in props
+            }
+            redrive = props.get("RedrivePolicy")
+            queues[logical_id] = QueueDecl(
+                logical_id,
+                resolve.value(props["QueueName"]),
+                attributes,
+                dead_letter=_logical_target(redrive["deadLetterTargetArn"]) if redrive else None,
+                max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+            )
+        elif kind == "AWS::S3::Bucket":
+            bucket = BucketDecl(logical_id, resolve.value(props["BucketName"]))
+            for config in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+                rules = {r["Name"]: r["Value"] for r in config.get("Filter", {}).get("S3Key", {}).get("Rules", [])}
+                bucket.queue_notifications.append(
+                    (config["Event"], _logical_target(config["Queue"]), rules.get("prefix", ""),
+                     rules.get("suffix", ""))
+                )
+            buckets[logical_id] = bucket
+        elif kind == "AWS::Serverless::Function":
+            decl = HandlerDecl(logical_id, props["Handler"])
+            for event in props.get("Events", {}).values():
+                event_props = event.get("Properties", {})
+                if event["Type"] == "SQS":
+                    decl.queue = _logical_target(event_props["Queue"])
+                    decl.batch_size = int(event_props.get("BatchSize", 10))
+                elif event["Type"] == "Schedule":
+                    decl.schedule = str(resolve.value(event_props["Schedule"]))
+            handlers[logical_id] = decl
+    return Declarations(stage, queues, buckets, handlers)

@@ -1,0 +1,50 @@
+"""The `deertrack` command. Each module in deertrack.cli.commands adds its subcommands via register()."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from deertrack.settings import SettingsError
+
+
+class CommandError(RuntimeError):
+    """A failure a person can act on: printed without a traceback, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from deertrack.cli import commands
+
+    parser = argparse.ArgumentParser(prog="deertrack", description="deer tracking backend")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"deertrack.cli.commands.{module_info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except SettingsError as exc:
+        print(f"deertrack: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"deertrack: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

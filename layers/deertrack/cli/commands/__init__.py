@@ -1,0 +1,1 @@
+"""Subcommands of `deertrack`; every module here defines register(subparsers)."""

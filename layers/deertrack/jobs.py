@@ -1,0 +1,214 @@
+"""Async job status in Redis: `export_job:{job_id}`, JSON, a TTL on every write, one-way transitions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import redis
+from pydantic import BaseModel, Field
+
+from deertrack.logs import logger
+from deertrack.redis_client import get_redis, key
+from deertrack.settings import get_settings
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+#: status -> the statuses it may be entered from. processing -> processing is a redelivered
+#: message re-claiming a job whose worker died; a terminal state is never left.
+ALLOWED_FROM: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset(),
+    JobStatus.PROCESSING: frozenset({JobStatus.QUEUED, JobStatus.PROCESSING}),
+    JobStatus.COMPLETED: frozenset({JobStatus.PROCESSING}),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED, JobStatus.PROCESSING}),
+    JobStatus.CANCELLED: frozenset({JobStatus.QUEUED, JobStatus.PROCESSING}),
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Progress(BaseModel):
+    processed: int = Field(0, ge=0)
+    total: int = Field(0, ge=0)
+    percent: float = Field(0.0, ge=0, le=100)
+
+    @classmethod
+    def of(cls, processed: int, total: int) -> Progress:
+        processed = max(0, processed)
+        percent = 100.0 if total <= 0 and processed > 0 else (100.0 * processed / total if total else 0.0)
+        return cls(processed=processed, total=max(total, 0), percent=round(min(percent, 100.0), 1))
+
+
+class Job(BaseModel):
+    job_id: str
+    type: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    expires_at: datetime
+    progress: Progress = Field(default_factory=Progress)
+    filename: str | None = None
+    file_size_bytes: int | None = None
+    s3_key: str | None = None
+    error: str | None = None
+    total_detections: int | None = None
+    attempts: int = 0
+    heartbeat_at: datetime | None = None
+    request: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class InvalidTransition(RuntimeError):
+    def __init__(self, job_id: str, current: JobStatus, wanted: JobStatus) -> None:
+        super().__init__(f"job {job_id} is {current.value}; it cannot become {wanted.value}")
+        self.current = current
+        self.wanted = wanted
+
+
+def job_key(job_id: str) -> str:
+    return key(f"export_job:{job_id}")
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JobStore:
+    """All reads and writes of job status. Every write sets the TTL (JOB_TTL_SECONDS)."""
+
+    def __init__(self, client: redis.Redis | None = None, ttl_seconds: int | None = None) -> None:
+        self.redis = client or get_redis()
+        self.ttl = ttl_seconds or get_settings().job_ttl_seconds
+
+    def create(
+        self,
+        job_type: str,
+        request: dict[str, Any],
+        *,
+        job_id: str | None = None,
+        total: int = 0,
+        total_detections: int | None = None,
+    ) -> Job:
+        now = utcnow()
+        job = Job(
+            job_id=job_id or new_job_id(),
+            type=job_type,
+            status=JobStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=self.ttl),
+            progress=Progress.of(0, total),
+            total_detections=total_detections,
+            request=request,
+        )
+        if not self.redis.set(job_key(job.job_id), job.model_dump_json(), ex=self.ttl, nx=True):
+            raise RuntimeError(f"job {job.job_id} already exists")
+        logger.info(
+            "job created",
+            extra={"job_id": job.job_id, "redis_op": "SET", "status": job.status.value, "ttl": self.ttl},
+        )
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self.redis.get(job_key(job_id))
+        if raw is None:
+            logger.debug("job miss", extra={"job_id": job_id, "redis_op": "GET"})
+            return None
+        job = Job.model_validate_json(raw)
+        logger.debug(
+            "job read",
+            extra={"job_id": job_id, "redis_op": "GET", "status": job.status.value,
+                   "ttl_left": self.redis.ttl(job_key(job_id))},
+        )
+        return job
+
+    def _update(self, job_id: str, change: Any) -> Job:
+        """Read-modify-write under WATCH; `change(job)` returns the new job or raises."""
+        k = job_key(job_id)
+        result: dict[str, Job] = {}
+
+        def txn(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(k)
+            if raw is None:
+                raise JobNotFound(job_id)
+            job = change(Job.model_validate_json(raw))
+            now = utcnow()
+            job.updated_at = now
+            job.expires_at = now + timedelta(seconds=self.ttl)
+            pipe.multi()
+            pipe.set(k, job.model_dump_json(), ex=self.ttl)
+            result["job"] = job
+
+        self.redis.transaction(txn, k)
+        return result["job"]
+
+    def transition(self, job_id: str, to: JobStatus, **fields: Any) -> Job:
+        def change(job: Job) -> Job:
+            if job.status not in ALLOWED_FROM[to]:
+                raise InvalidTransition(job_id, job.status, to)
+            updated = job.model_copy(update={**fields, "status": to})
+            if to in TERMINAL:
+                updated.completed_at = utcnow()
+            if to is JobStatus.PROCESSING:
+                updated.attempts = job.attempts + 1
+                updated.heartbeat_at = utcnow()
+            return Job.model_validate(updated.model_dump())
+
+        job = self._update(job_id, change)
+        level = logger.warning if to is JobStatus.FAILED else logger.info
+        level(
+            "job status changed",
+            extra={"job_id": job_id, "redis_op": "SET", "status": to.value, "ttl": self.ttl,
+                   "error": job.error},
+        )
+        return job
+
+    def progress(self, job_id: str, processed: int, total: int) -> Job:
+        """Record progress (and a heartbeat) on a processing job; raises InvalidTransition otherwise."""
+
+        def change(job: Job) -> Job:
+            if job.status is not JobStatus.PROCESSING:
+                raise InvalidTransition(job_id, job.status, JobStatus.PROCESSING)
+            job.progress = Progress.of(processed, total)
+            job.heartbeat_at = utcnow()
+            return job
+
+        job = self._update(job_id, change)
+        logger.debug("job progress", extra={"job_id": job_id, "redis_op": "SET",
+                                             "progress": job.progress.model_dump(), "ttl": self.ttl})
+        return job
+
+    def delete(self, job_id: str) -> bool:
+        removed = bool(self.redis.delete(job_key(job_id)))
+        logger.info("job removed", extra={"job_id": job_id, "redis_op": "DEL", "removed": removed})
+        return removed
+
+    def scan_ids(self) -> list[str]:
+        prefix = job_key("")
+        return [k[len(prefix):] for k in self.redis.scan_iter(match=prefix + "*", count=500)]
+
+
+def job_to_json(job: Job) -> dict[str, Any]:
+    return json.loads(job.model_dump_json(exclude={"request", "s3_key", "heartbeat_at"}))

@@ -1,0 +1,80 @@
+"""SQS: send a typed message, receive with long polling, delete after success."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from deertrack.aws import client
+from deertrack.logs import logger
+from deertrack.settings import get_settings
+
+
+@lru_cache(maxsize=64)
+def _queue_url(endpoint: str | None, name: str) -> str:
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def queue_url(name: str) -> str:
+    return _queue_url(get_settings().aws_endpoint_url, name)
+
+
+def reset_queue_urls() -> None:
+    _queue_url.cache_clear()
+
+
+def send(queue_name: str, message: BaseModel, **log_fields: object) -> str:
+    body = message.model_dump_json()
+    response = client("sqs").send_message(QueueUrl=queue_url(queue_name), MessageBody=body)
+    logger.info(
+        "message enqueued",
+        extra={"queue": queue_name, "message_id": response["MessageId"],
+               "message_type": getattr(message, "type", None), **log_fields},
+    )
+    return response["MessageId"]
+
+
+@dataclass(frozen=True)
+class Received:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+def receive(queue_name: str, *, max_messages: int = 10, wait_seconds: int = 20,
+            visibility_timeout: int | None = None) -> list[Received]:
+    kwargs: dict[str, object] = {
+        "QueueUrl": queue_url(queue_name),
+        "MaxNumberOfMessages": max_messages,
+        "WaitTimeSeconds": wait_seconds,
+        "AttributeNames": ["ApproximateReceiveCount"],
+    }
+    if visibility_timeout is not None:
+        kwargs["VisibilityTimeout"] = visibility_timeout
+    response = client("sqs").receive_message(**kwargs)
+    return [
+        Received(
+            message_id=m["MessageId"],
+            receipt_handle=m["ReceiptHandle"],
+            body=m["Body"],
+            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+        )
+        for m in response.get("Messages", [])
+    ]
+
+
+def delete(queue_name: str, receipt_handle: str) -> None:
+    client("sqs").delete_message(QueueUrl=queue_url(queue_name), ReceiptHandle=receipt_handle)
+
+
+def drain(queue_name: str, wait_seconds: int = 0) -> Iterator[Received]:
+    """Yield messages until the queue answers empty (tests and the event pump)."""
+    while True:
+        batch = receive(queue_name, wait_seconds=wait_seconds)
+        if not batch:
+            return
+        yield from batch

@@ -1,0 +1,66 @@
+"""S3 objects: put, stream, get, delete, presigned download URLs."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from deertrack.aws import client
+from deertrack.logs import logger
+from deertrack.settings import get_settings
+
+
+class ObjectMissing(LookupError):
+    pass
+
+
+def put_bytes(bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    logger.debug("s3 put", extra={"bucket": bucket, "key": key, "bytes": len(data)})
+
+
+def upload_stream(bucket: str, key: str, stream: IO[bytes], content_type: str) -> None:
+    """Multipart upload from a file-like object, never holding the whole object in memory."""
+    client("s3").upload_fileobj(stream, bucket, key, ExtraArgs={"ContentType": content_type})
+    logger.info("s3 upload", extra={"bucket": bucket, "key": key})
+
+
+def get_bytes(bucket: str, key: str) -> bytes:
+    try:
+        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise ObjectMissing(f"s3://{bucket}/{key}") from exc
+        raise
+
+
+def exists(bucket: str, key: str) -> bool:
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def delete_prefix(bucket: str, prefix: str) -> int:
+    s3 = client("s3")
+    removed = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            removed += len(keys)
+    logger.info("s3 delete", extra={"bucket": bucket, "prefix": prefix, "removed": removed})
+    return removed
+
+
+def presigned_get(bucket: str, key: str, filename: str | None = None) -> str:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if filename:
+        params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+    return client("s3").generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=get_settings().presigned_url_seconds
+    )

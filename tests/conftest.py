@@ -1,0 +1,129 @@
+"""Shared fixtures. Integration tests get real Redis and PostgreSQL and the AWS emulator over HTTP,
+isolated per test run: their own database (deertrack_test_<run>), their own Redis key prefix and
+their own embedded moto server, all removed at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+RUN_ID = uuid.uuid4().hex[:10]
+TEST_DATABASE = f"deertrack_test_{RUN_ID}"
+REDIS_PREFIX = f"test:{RUN_ID}:"
+ADMIN_URL = os.environ.get("DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BASE_DB_URL = os.environ.get("TEST_DATABASE_BASE_URL", "postgresql://deertrack@127.0.0.1:5432/")
+
+# Unit tests must not reach a developer's real resources by accident.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ["REDIS_KEY_PREFIX"] = REDIS_PREFIX
+os.environ["STAGE"] = "test"
+os.environ["LOG_LEVEL"] = os.environ.get("TEST_LOG_LEVEL", "WARNING")
+# The embedded emulator logs every HTTP request at INFO; keep test output readable.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def reset_caches() -> None:
+    """Drop every cached client so the next call reads the current environment."""
+    from deertrack.aws import reset_clients
+    from deertrack.queues import reset_queue_urls
+    from deertrack.redis_client import reset_redis
+    from deertrack.settings import reset_settings
+
+    reset_settings()
+    reset_clients()
+    reset_redis()
+    reset_queue_urls()
+
+
+@dataclass
+class Stack:
+    emulator_url: str
+    database_url: str
+    redis_prefix: str
+
+
+@pytest.fixture(scope="session")
+def _services() -> Iterator[Stack]:
+    from deertrack import db, migrations
+
+    from infra.emulator import EmbeddedEmulator
+
+    database_url = BASE_DB_URL.rstrip("/") + "/" + TEST_DATABASE
+    try:
+        db.ensure_role_and_database(database_url, ADMIN_URL)
+    except db.DatabaseUnavailable as exc:
+        pytest.fail(f"integration tests need PostgreSQL: {exc}")
+    emulator = EmbeddedEmulator().start()
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["AWS_ENDPOINT_URL"] = emulator.url
+    reset_caches()
+    with db.connection(database_url) as con:
+        migrations.apply(con)
+    try:
+        yield Stack(emulator.url, database_url, REDIS_PREFIX)
+    finally:
+        emulator.stop()
+        _clear_redis()
+        db.drop_database(TEST_DATABASE, ADMIN_URL)
+
+
+def _clear_redis() -> None:
+    from deertrack.redis_client import get_redis
+
+    client = get_redis()
+    keys = list(client.scan_iter(match=REDIS_PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def _clear_database(database_url: str) -> None:
+    from deertrack import db
+
+    with db.connection(database_url) as con:
+        tables = [
+            r[0]
+            for r in con.run(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            )
+        ]
+        if tables:
+            con.run("TRUNCATE " + ", ".join(db.quote_ident(t) for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def stack(_services: Stack) -> Iterator[Stack]:
+    """A clean slate for one test: empty tables, no keys under the prefix, fresh AWS resources."""
+    import urllib.request
+
+    from infra.resources import create_resources
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{_services.emulator_url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    reset_caches()
+    _clear_database(_services.database_url)
+    _clear_redis()
+    from infra.template import declarations
+
+    create_resources(declarations("test"))
+    yield _services
+    reset_caches()
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[str]:
+    """The Chalice app served over HTTP on a free loopback port; yields its base URL."""
+    from infra.api_server import ApiServer
+
+    server = ApiServer(port=0).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
