@@ -1,0 +1,1 @@
+"""Re-identification: embeddings, cosine scoring against the deer gallery, the score log."""
