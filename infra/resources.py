@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from deertrack.aws import client
 from deertrack.logs import logger
-
 from infra.template import Declarations, declarations
 
 

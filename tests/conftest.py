@@ -52,7 +52,6 @@ class Stack:
 @pytest.fixture(scope="session")
 def _services() -> Iterator[Stack]:
     from deertrack import db, migrations
-
     from infra.emulator import EmbeddedEmulator
 
     database_url = BASE_DB_URL.rstrip("/") + "/" + TEST_DATABASE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
+
 from deertrack.health import check_all
 
 health_routes = Blueprint(__name__)

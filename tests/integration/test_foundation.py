@@ -8,10 +8,10 @@ import urllib.request
 from urllib.parse import unquote_plus
 
 import pytest
+
 from deertrack import db, migrations
 from deertrack.aws import client
 from deertrack.settings import get_settings
-
 from infra.template import declarations
 
 pytestmark = pytest.mark.integration
