@@ -1,0 +1,230 @@
+"""Child processes of the local stack: each in its own process group, stopped with everything under it.
+
+Every child is started in a new session (so its pid is its process-group id) and stopped by
+signalling the whole group, then SIGKILL for what is left: a worker's own children, a database's
+backends. `deertrack` children also get PR_SET_PDEATHSIG, so they end if the stack is killed hard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from deertrack.logs import logger
+
+#: Runs `deertrack ARGS…` in a fresh interpreter; ends at once if its parent is already gone.
+_CLI_LAUNCHER = """\
+import os, sys
+try:
+    import ctypes, signal
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: end with the stack
+except Exception:
+    pass
+if str(os.getppid()) != os.environ.get("DEERTRACK_PARENT_PID", str(os.getppid())):
+    sys.exit(0)
+from deertrack.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+#: Every child spawned here and not yet stopped (for kill_all on a second Ctrl-C).
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_all() -> int:
+    """SIGKILL the process group of every child still running; returns how many were signalled."""
+    with _LIVE_LOCK:
+        live = [p for p in _LIVE if p.poll() is None]
+    for process in live:
+        _signal_group(process.pid, signal.SIGKILL)
+    return len(live)
+
+
+def cli_argv(*args: str) -> list[str]:
+    """argv that runs `deertrack ARGS…` with this interpreter (and so this virtualenv)."""
+    return [sys.executable, "-c", _CLI_LAUNCHER, *args]
+
+
+def cli_has(*words: str) -> bool:
+    """Whether `deertrack WORDS…` exists, e.g. cli_has("worker", "exports"); False if the CLI cannot load."""
+    try:
+        from deertrack.cli import build_parser
+
+        parser = build_parser()
+    except Exception as exc:
+        logger.warning("the deertrack CLI could not be loaded", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return False
+    for word in words:
+        subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if subparsers is not None:
+            if word not in subparsers.choices:
+                return False
+            parser = subparsers.choices[word]
+            continue
+        positional = next((a for a in parser._actions if not a.option_strings), None)
+        if positional is None:
+            return False
+        return positional.choices is None or word in positional.choices
+    return True
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    output: IO[bytes] | None = None,
+    user: str | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start argv in its own session / process group. Output goes to `output` (a file) or is inherited."""
+    environment = dict(os.environ if env is None else env)
+    environment["DEERTRACK_PARENT_PID"] = str(os.getpid())
+    kwargs: dict[str, object] = {}
+    if user is not None:
+        import pwd
+
+        account = pwd.getpwnam(user)
+        kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
+        environment.update(HOME=account.pw_dir, USER=user, LOGNAME=user)
+    process = subprocess.Popen(  # noqa: S603 - argv built here, never a shell
+        list(argv),
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=True,
+        cwd=cwd,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    with _LIVE_LOCK:
+        _LIVE.add(process)
+    return process
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0,
+               leader_only: bool = False) -> int | None:
+    """Send `sig` (to the group, or to the leader only), wait `timeout`, then SIGKILL the whole group."""
+    pgid = process.pid
+    if process.poll() is None:
+        if leader_only:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(sig)
+        else:
+            _signal_group(pgid, sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("child did not stop in time; killing its process group",
+                           extra={"pid": pgid, "signal": signal.Signals(sig).name, "timeout_s": timeout})
+    _signal_group(pgid, signal.SIGKILL)  # whatever is left in the group (grandchildren)
+    try:
+        return process.wait(5)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(process)
+
+
+def pid_alive(pid: int, name: str | None = None) -> bool:
+    """Whether pid is a live (non-zombie) process, whose command line mentions `name` when given."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        return False
+    return name is None or name in cmdline
+
+
+class Supervised:
+    """A child process kept running: restarted with exponential backoff when it exits on its own."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, restart: bool = True, min_backoff: float = 1.0,
+                 max_backoff: float = 30.0, stop_timeout: float = 10.0) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.restart = restart
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.stop_timeout = stop_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.exit_codes: list[int] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"supervise-{name}", daemon=True)
+
+    def start(self) -> Supervised:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        backoff = self.min_backoff
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                started = time.monotonic()
+                self.process = spawn(self.argv)
+            logger.info("child started", extra={"child": self.name, "pid": self.process.pid})
+            code = self.process.wait()
+            self.exit_codes.append(code)
+            if self._stopping.is_set():
+                return
+            if not self.restart:
+                level = logger.info if code == 0 else logger.error
+                level("child finished", extra={"child": self.name, "exit_code": code})
+                return
+            if time.monotonic() - started > 60:
+                backoff = self.min_backoff
+            logger.error("child exited; restarting it", extra={"child": self.name, "exit_code": code,
+                                                               "restart_in_s": backoff})
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def request_stop(self) -> None:
+        """Ask the child to stop (SIGTERM to its group) without waiting; see wait_stopped()."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGTERM)
+
+    def wait_stopped(self) -> None:
+        """Wait up to stop_timeout for the child, then kill its process group; end the supervising thread."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is not None:
+            stop_group(process, signal.SIGTERM, self.stop_timeout)
+        self._thread.join(self.stop_timeout + 10)
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.wait_stopped()
+
+
+def stop_all(children: Sequence[Supervised]) -> None:
+    """Stop several children at once: all are asked first, then each is waited for."""
+    for child in children:
+        child.request_stop()
+    for child in children:
+        child.wait_stopped()

@@ -1,0 +1,389 @@
+"""`deertrack up`: the whole service on one machine, in the foreground, until Ctrl-C or SIGTERM.
+
+In order: Redis and PostgreSQL (the configured ones, or throwaway servers), the AWS emulator
+(embedded moto unless AWS_ENDPOINT_URL names one), migrations, the AWS resources declared in
+template.yaml, the HTTP API, the event pump, the batch workers, then demo data in the background.
+Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from deertrack.logs import logger
+from deertrack.settings import Settings, get_settings
+from infra.template import TEMPLATE_PATH
+
+DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
+DEFAULT_EMULATOR_PORT = 5001
+WORKERS = ("exports", "reid")
+
+
+class StackError(RuntimeError):
+    """The stack could not come up; the message says which part and how to fix it."""
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C / SIGTERM arrived while the stack was starting."""
+
+
+@dataclass
+class StackOptions:
+    demo: bool = False
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    #: Always use throwaway Redis and PostgreSQL, even when configured ones are reachable.
+    isolated: bool = False
+    state_dir: Path = DEFAULT_STATE_DIR
+    workers: bool = True
+    pump_wait_seconds: int = 2
+
+
+@dataclass
+class Endpoint:
+    url: str
+    origin: str  # "configured", "throwaway", "embedded", …
+
+
+@dataclass
+class StackState:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    workers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def reset_caches() -> None:
+    """Forget cached settings and clients after the stack changed the environment."""
+    from deertrack.aws import reset_clients
+    from deertrack.queues import reset_queue_urls
+    from deertrack.redis_client import reset_redis
+    from deertrack.settings import reset_settings
+
+    reset_settings()
+    reset_clients()
+    reset_redis()
+    reset_queue_urls()
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        # as the servers do: connections of a previous run in TIME_WAIT do not make the port busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _http_reachable(url: str) -> str | None:
+    try:
+        urllib.request.urlopen(url, timeout=3).close()
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, OSError) as exc:
+        return str(getattr(exc, "reason", exc))
+    return None
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.state = StackState()
+        self._stop = threading.Event()
+        self._stopping = False
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._explicit = {name: name in os.environ for name in ("REDIS_URL", "DATABASE_URL")}
+        self._throwaway: list[tuple[str, object]] = []
+
+    # ---------------------------------------------------------------- steps
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted()
+
+    def _on_stop(self, what: str, action: Callable[[], None]) -> None:
+        self._undo.append((what, action))
+
+    def _redis(self, settings: Settings) -> None:
+        from infra.services import ServiceError, ThrowawayRedis, find_binary, redis_problem, redis_target
+
+        if not self.options.isolated:
+            problem = redis_problem(settings.redis_url)
+            if problem is None:
+                self.state.endpoints["Redis"] = Endpoint(settings.redis_url, "configured")
+                return
+            if self._explicit["REDIS_URL"]:
+                port = redis_target(settings.redis_url).rsplit(":", 1)[1]
+                raise StackError(
+                    f"Redis is not reachable at REDIS_URL={settings.redis_url} ({problem}).\n"
+                    f"Start it (sudo systemctl start redis-server, or: redis-server --port {port} --daemonize yes), "
+                    "fix REDIS_URL, or unset REDIS_URL to let `deertrack up` start a throwaway Redis."
+                )
+            if find_binary("redis-server") is None:
+                raise StackError(
+                    f"Redis is not reachable at the default {settings.redis_url} ({problem}) and redis-server is "
+                    "not installed, so no throwaway Redis can be started.\n"
+                    "Install it: sudo apt-get install redis-server (or set REDIS_URL to a running Redis)."
+                )
+            logger.info("no Redis at the default address; starting a throwaway one",
+                        extra={"default": settings.redis_url, "problem": problem})
+        try:
+            server = ThrowawayRedis(self.options.state_dir).start(self._stop)
+        except ServiceError as exc:
+            self._check()
+            raise StackError(f"Redis: {exc}") from exc
+        self._on_stop("throwaway Redis", server.stop)
+        self._throwaway.append(("Redis", server))
+        os.environ["REDIS_URL"] = server.url
+        self.state.endpoints["Redis"] = Endpoint(server.url, f"throwaway, {server.directory}")
+
+    def _postgres(self, settings: Settings) -> None:
+        from deertrack.db import DatabaseAddress
+        from infra.services import ServiceError, ThrowawayPostgres, postgres_binaries, postgres_problem
+
+        if not self.options.isolated:
+            problem = postgres_problem(settings.database_url)
+            if problem is None:
+                self.state.endpoints["PostgreSQL"] = Endpoint(settings.database_url, "configured")
+                return
+            address = DatabaseAddress.parse(settings.database_url)
+            if self._explicit["DATABASE_URL"]:
+                binaries = postgres_binaries()
+                version = re.search(r"/postgresql/(\d+)/", os.path.realpath(binaries[0])) if binaries else None
+                raise StackError(
+                    f"PostgreSQL is not reachable at DATABASE_URL={settings.database_url} ({problem}).\n"
+                    "Start it (sudo systemctl start postgresql, or: "
+                    f"pg_ctlcluster {version.group(1) if version else '<version>'} main start; "
+                    f"it must listen on {address.host}:{address.port}), fix DATABASE_URL, or unset DATABASE_URL "
+                    "to let `deertrack up` start a throwaway PostgreSQL."
+                )
+            if postgres_binaries() is None:
+                raise StackError(
+                    f"PostgreSQL is not reachable at the default {settings.database_url} ({problem}) and its server "
+                    "binaries (initdb, postgres) are not installed, so no throwaway PostgreSQL can be started.\n"
+                    "Install them: sudo apt-get install postgresql (or set DATABASE_URL to a running PostgreSQL)."
+                )
+            logger.info("no PostgreSQL at the default address; starting a throwaway one",
+                        extra={"default": settings.database_url, "problem": problem})
+        try:
+            server = ThrowawayPostgres(self.options.state_dir).start(self._stop)
+        except ServiceError as exc:
+            self._check()
+            raise StackError(f"PostgreSQL: {exc}") from exc
+        self._on_stop("throwaway PostgreSQL", server.stop)
+        self._throwaway.append(("PostgreSQL", server))
+        os.environ["DATABASE_URL"] = server.database_url(settings.database_url)
+        os.environ["DATABASE_ADMIN_URL"] = server.admin_url
+        self.state.endpoints["PostgreSQL"] = Endpoint(os.environ["DATABASE_URL"], f"throwaway, {server.directory}")
+
+    def _aws(self, settings: Settings) -> None:
+        if settings.aws_endpoint_url:
+            problem = _http_reachable(settings.aws_endpoint_url)
+            if problem is not None:
+                raise StackError(
+                    f"the AWS emulator at AWS_ENDPOINT_URL={settings.aws_endpoint_url} is not reachable ({problem}).\n"
+                    "Start it (with Docker: docker compose -f localstack-compose.yml up -d), or unset "
+                    "AWS_ENDPOINT_URL to use the embedded moto server."
+                )
+            self.state.endpoints["AWS emulator"] = Endpoint(settings.aws_endpoint_url, "AWS_ENDPOINT_URL")
+            return
+        from infra.emulator import EmbeddedEmulator
+
+        port = self.options.emulator_port
+        if port and not _port_free("127.0.0.1", port):
+            self.state.notes.append(f"port {port} was taken, so the embedded emulator is on another port")
+            port = 0
+        emulator = EmbeddedEmulator(port=port or None).start()
+        self._on_stop("AWS emulator", emulator.stop)
+        os.environ["AWS_ENDPOINT_URL"] = emulator.url
+        self.state.endpoints["AWS emulator"] = Endpoint(emulator.url, "embedded moto")
+
+    def _api(self, settings: Settings) -> None:
+        from infra.api_server import ApiServer
+
+        try:
+            server = ApiServer(settings.api_host, settings.api_port)
+        except OSError as exc:
+            raise StackError(
+                f"cannot serve the API on {settings.api_host}:{settings.api_port} ({exc.strerror or exc}); "
+                "is another `deertrack up` running? Stop it or set API_PORT to a free port."
+            ) from exc
+        server.start()
+        self._on_stop("HTTP API", server.stop)
+        self.state.endpoints["API"] = Endpoint(server.url, "Chalice")
+
+    def _pump(self) -> None:
+        from infra.pump import EventPump
+
+        pump = EventPump(wait_seconds=self.options.pump_wait_seconds).start()
+        self._on_stop("event pump", pump.stop)
+        self.state.notes.append(
+            f"event pump: {len(pump.sqs_routes)} queue handler(s), {len(pump.schedule_routes)} schedule(s)"
+            + (f"; not in the app yet: {', '.join(pump.skipped)}" if pump.skipped else "")
+        )
+
+    def _workers(self) -> None:
+        from infra.processes import Supervised, cli_argv, cli_has, stop_all
+
+        if not self.options.workers:
+            return
+        workers: list[Supervised] = []
+        for name in WORKERS:
+            if not cli_has("worker", name):
+                logger.warning("no `deertrack worker` command for this worker yet; not started",
+                               extra={"worker": name})
+                continue
+            # A worker finishes the message in hand on SIGTERM (its long poll is up to 20 s): give it 25 s.
+            workers.append(Supervised(f"worker {name}", cli_argv("worker", name), stop_timeout=25).start())
+            self.state.workers.append(name)
+        if workers:
+            self._on_stop("batch workers", lambda: stop_all(workers))
+
+    def _demo(self) -> None:
+        from infra.processes import Supervised, cli_argv, cli_has
+
+        if not self.options.demo:
+            return
+        if not cli_has("seed"):
+            logger.warning("--demo: there is no `deertrack seed` command yet; no demo data loaded")
+            self.state.notes.append("demo data: not available (no `deertrack seed` command)")
+            return
+        seeding = Supervised("seed --demo", cli_argv("seed", "--demo"), restart=False, stop_timeout=5).start()
+        self._on_stop("demo seeding", seeding.stop)
+        self.state.notes.append("demo data: `deertrack seed --demo` runs in the background")
+
+    def start(self) -> None:
+        """Bring everything up; on any failure raise StackError (the caller runs stop())."""
+        from deertrack.cli.commands.migrate import migrate_database
+        from deertrack.db import DatabaseAddress
+        from infra.resources import create_resources
+        from infra.template import declarations
+
+        settings = get_settings()
+        if not _port_free(settings.api_host, settings.api_port):  # before anything is started
+            raise StackError(
+                f"cannot serve the API on {settings.api_host}:{settings.api_port}: the port is in use; is another "
+                "`deertrack up` running? Stop it or set API_PORT to a free port."
+            )
+        if settings.log_level != "DEBUG":
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request at INFO
+        self._redis(settings)
+        self._check()
+        self._postgres(settings)
+        self._check()
+        self._aws(settings)
+        reset_caches()
+        settings = get_settings()
+        self._check()
+        try:
+            migrate_database(create=True)
+        except Exception as exc:
+            address = DatabaseAddress.parse(settings.database_url)
+            raise StackError(f"migrations on {address.host}:{address.port}/{address.database} failed: {exc}") from exc
+        self._check()
+        create_resources(declarations(settings.stage))
+        self._check()
+        self._api(settings)
+        self._pump()
+        self._check()
+        self._workers()
+        self._demo()
+
+    def stop(self) -> None:
+        self._stopping = True
+        while self._undo:
+            what, action = self._undo.pop()
+            try:
+                action()
+            except Exception:
+                logger.exception("error while stopping", extra={"part": what})
+            else:
+                logger.info("stopped", extra={"part": what})
+
+    # ---------------------------------------------------------------- foreground
+
+    def banner(self) -> str:
+        settings = get_settings()
+        lines = [f"deertrack is up (stage {settings.stage})", ""]
+        for name, endpoint in self.state.endpoints.items():
+            lines.append(f"  {name:<13} {endpoint.url}  ({endpoint.origin})")
+        idle = "none (no `deertrack worker` command yet)" if self.options.workers else "not started (--no-workers)"
+        lines.append(f"  {'workers':<13} {', '.join(self.state.workers) or idle}")
+        lines += [f"  {note}" for note in self.state.notes]
+        api = self.state.endpoints["API"].url
+        env = {
+            "AWS_ENDPOINT_URL": settings.aws_endpoint_url or "",
+            "AWS_REGION": settings.aws_region,
+            "STAGE": settings.stage,
+            "REDIS_URL": settings.redis_url,
+            "DATABASE_URL": settings.database_url,
+        }
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulator's dummies; never real keys
+            if os.environ.get(name, "testing") == "testing":
+                env[name] = "testing"
+        if settings.redis_key_prefix:
+            env["REDIS_KEY_PREFIX"] = settings.redis_key_prefix
+        lines += [
+            "",
+            f"  try:  curl -s {api}/api/health",
+            "",
+            "From another shell, to use the same services (aws cli, deertrack commands, tests):",
+            *[f"  export {k}={v}" for k, v in env.items()],
+            "",
+            "Ctrl-C stops everything started here.",
+        ]
+        return "\n".join(lines)
+
+    def _watch_throwaway(self) -> str | None:
+        for name, server in self._throwaway:
+            process = getattr(server, "process", None)
+            if process is not None and process.poll() is not None:
+                return (f"the throwaway {name} exited on its own (code {process.returncode}); see "
+                        f"{getattr(server, 'log', '')}")
+        return None
+
+    def _signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            from infra.processes import kill_all
+
+            killed = kill_all()
+            logger.warning("second stop request: child processes killed without waiting",
+                           extra={"signal": signal.Signals(signum).name, "killed": killed})
+            return
+        logger.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        self._stop.set()
+
+    def run(self) -> int:
+        """Start, print the banner, wait for Ctrl-C / SIGTERM, stop. 0 after a clean stop."""
+        previous = {sig: signal.signal(sig, self._signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            try:
+                self.start()
+            except Interrupted:
+                return 0
+            print(self.banner(), flush=True)
+            while not self._stop.wait(0.5):
+                problem = self._watch_throwaway()
+                if problem:
+                    logger.error(problem)
+                    code = 1
+                    break
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        print("deertrack stopped", flush=True)
+        return code
