@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from chalice.config import Config
-from chalice.local import LocalDevServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 
@@ -27,13 +27,20 @@ def load_app_module(reload: bool = False) -> ModuleType:
     return module
 
 
+class _PromptRequestHandler(ChaliceRequestHandler):
+    """Chalice's handler writes headers and body separately; with Nagle on, every response waits
+    ~40 ms for a delayed ACK on loopback. TCP_NODELAY sends them at once."""
+
+    disable_nagle_algorithm = True
+
+
 class ApiServer:
     """The Chalice local dev server in a background thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8001) -> None:
         app = load_app_module().app
         config = Config.create(chalice_stage="dev", app_name="deertrack", chalice_app=app)
-        self.server = LocalDevServer(app, config, host, port)
+        self.server = LocalDevServer(app, config, host, port, handler_cls=_PromptRequestHandler)
         self.host = host
         self.port = self.server.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
