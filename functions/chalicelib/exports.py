@@ -1,0 +1,116 @@
+"""The export API: POST a request (202 + job), GET its status, DELETE it. Logic: deertrack.exports."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.http_problems import answers_problems, json_response
+from deertrack import openapi
+from deertrack.exports import cancellation, intake, status
+from deertrack.exports.idempotency import HEADER as IDEMPOTENCY_HEADER
+from deertrack.exports.problems import ProblemBody
+from deertrack.exports.responses import POLL_AFTER_SECONDS, JobAccepted, JobStatusView
+from deertrack.exports.schemas import REQUEST_MODELS
+from deertrack.jobs import TERMINAL, JobStatus
+
+export_routes = Blueprint(__name__)
+
+#: Any content type: the body is read as JSON whatever the header says, and answered with our 400.
+ANY_CONTENT = ["*/*"]
+
+_PROBLEM_400 = openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody)
+_PROBLEM_404 = openapi.Reply("Unknown, expired or removed job (or another export type's)", ProblemBody)
+_PROBLEM_503 = openapi.Reply("Redis, SQS, PostgreSQL or S3 unreachable; nothing was created", ProblemBody,
+                             headers={"Retry-After": "Seconds to wait before retrying"})
+_DESCRIPTIONS = {
+    "pdf": "A PDF report (seasonal_activity, comparison or deer_profile) of the detections in a date range.",
+    "zip": "A ZIP of detection crops, metadata.csv and manifest.json; `detection_ids` or `filters`.",
+    "camtrap-dp": "A Camtrap DP 1.0.2 package (ZIP) of the selected detections; `detection_ids` or `filters`.",
+}
+
+
+def _submit(export_type: str) -> Response:
+    request = export_routes.current_request
+    submitted = intake.accept(export_type, request.raw_body,
+                              idempotency_key=request.headers.get(IDEMPOTENCY_HEADER.lower()))
+    headers = {"Location": submitted.body["status_url"], "Retry-After": str(POLL_AFTER_SECONDS)}
+    if submitted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(submitted.body, 202, headers)
+
+
+def _status(export_type: str, job_id: str) -> Response:
+    view = status.job_status(export_type, job_id)
+    unfinished = JobStatus(view["status"]) not in TERMINAL
+    return json_response(view, 200, {"Retry-After": str(POLL_AFTER_SECONDS)} if unfinished else None)
+
+
+@export_routes.route("/api/exports/pdf", methods=["POST"], content_types=ANY_CONTENT)
+@answers_problems
+def create_pdf_export() -> Response:
+    return _submit("pdf")
+
+
+@export_routes.route("/api/exports/zip", methods=["POST"], content_types=ANY_CONTENT)
+@answers_problems
+def create_zip_export() -> Response:
+    return _submit("zip")
+
+
+@export_routes.route("/api/exports/camtrap-dp", methods=["POST"], content_types=ANY_CONTENT)
+@answers_problems
+def create_camtrap_dp_export() -> Response:
+    return _submit("camtrap-dp")
+
+
+@export_routes.route("/api/exports/pdf/{job_id}", methods=["GET"])
+@answers_problems
+def get_pdf_export(job_id: str) -> Response:
+    return _status("pdf", job_id)
+
+
+@export_routes.route("/api/exports/zip/{job_id}", methods=["GET"])
+@answers_problems
+def get_zip_export(job_id: str) -> Response:
+    return _status("zip", job_id)
+
+
+@export_routes.route("/api/exports/camtrap-dp/{job_id}", methods=["GET"])
+@answers_problems
+def get_camtrap_dp_export(job_id: str) -> Response:
+    return _status("camtrap-dp", job_id)
+
+
+@export_routes.route("/api/exports/{job_id}", methods=["DELETE"])
+@answers_problems
+def delete_export(job_id: str) -> Response:
+    cancellation.cancel(job_id)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+
+
+for _type, _model in REQUEST_MODELS.items():
+    openapi.document(
+        "POST", f"/api/exports/{_type}", summary=f"Request a {_type} export", tags=("exports",),
+        description=_DESCRIPTIONS[_type], request=_model,
+        headers=(openapi.Header(IDEMPOTENCY_HEADER, "Retries with the same key and body return the same job; "
+                                "the same key with another body is a 409"),),
+        responses={
+            202: openapi.Reply("Job queued (or the earlier answer for this Idempotency-Key)", JobAccepted,
+                               headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
+            400: _PROBLEM_400,
+            409: openapi.Reply("Idempotency-Key already used with a different body", ProblemBody),
+            503: _PROBLEM_503,
+        },
+    )
+    openapi.document(
+        "GET", f"/api/exports/{_type}/{{job_id}}", summary=f"Status of a {_type} export job", tags=("exports",),
+        description="queued → processing → completed | failed; cancelled from any unfinished state. "
+                    "A completed job carries a presigned `download_url` that expires.",
+        responses={200: openapi.Reply("The job", JobStatusView), 404: _PROBLEM_404, 503: _PROBLEM_503},
+    )
+openapi.document(
+    "DELETE", "/api/exports/{job_id}", summary="Cancel an export job and remove its file", tags=("exports",),
+    description="Marks the job cancelled (a worker stops at its next checkpoint), deletes its objects "
+                "under exports/{job_id}/ and forgets its status.",
+    responses={204: openapi.Reply("Cancelled and removed"), 404: _PROBLEM_404, 503: _PROBLEM_503},
+)
