@@ -1,0 +1,203 @@
+"""Detections: ingest (POST /api/detections), review (GET/PATCH /api/detections/{id}), and the
+image-events SQS handler that imports MegaDetector results files put under detections/.
+Logic: deertrack.ingest and deertrack.reid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import pg8000.native
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import BotoCoreError, ClientError
+from chalice import Blueprint, Response
+from pydantic import ValidationError
+
+from chalicelib.http_problems import answers_problems, json_response
+from deertrack import db, openapi
+from deertrack.exports.body import load_json
+from deertrack.exports.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
+from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record, problems_of
+from deertrack.ingest.store import store_records
+from deertrack.logs import logger
+from deertrack.reid import catalog
+from deertrack.reid.review import DetectionPatch, apply_patch
+from deertrack.s3_events import objects_in
+
+detection_routes = Blueprint(__name__)
+
+ANY_CONTENT = ["*/*"]
+_PROBLEM_400 = openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody)
+_PROBLEM_404 = openapi.Reply("No such detection", ProblemBody)
+_PROBLEM_503 = openapi.Reply("PostgreSQL, S3 or SQS unreachable", ProblemBody,
+                             headers={"Retry-After": "Seconds to wait before retrying"})
+
+
+@contextmanager
+def database() -> Iterator[pg8000.native.Connection]:
+    """A connection; PostgreSQL being down becomes a 503 answer."""
+    try:
+        con = db.connect()
+    except db.DatabaseUnavailable as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    try:
+        yield con
+    except (pg8000.native.InterfaceError, OSError) as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    finally:
+        with suppress(Exception):  # closing a broken connection
+            con.close()
+
+
+def positive_id(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise RequestInvalid([Problem(name, "positive_integer", f"{name} must be a positive integer, not {value!r}")])
+    return number
+
+
+def parse_query(model: Any, params: dict[str, str] | None) -> Any:
+    """Query parameters validated by a pydantic model; every problem names its parameter."""
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        raise RequestInvalid(problems_of(exc, "")) from None
+
+
+# ------------------------------------------------------------------------------------------ ingest
+
+
+def ingest(raw_body: bytes | str | None) -> tuple[int, dict[str, Any]]:
+    data = load_json(raw_body)
+    if not isinstance(data, dict):
+        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
+    extra = sorted(set(data) - {"images"})
+    images = data.get("images")
+    if extra:
+        raise RequestInvalid([Problem(name, "extra_forbidden", f"{name}: unknown field") for name in extra])
+    if not isinstance(images, list) or not images:
+        raise RequestInvalid([Problem("images", "required", "images must be a non-empty list of photo records")])
+    if len(images) > MAX_RECORDS:
+        raise RequestInvalid([Problem("images", "max_length", f"images has {len(images)} records; at most {MAX_RECORDS}"
+                                      " per request")])
+    records, problems = [], []
+    for index, raw in enumerate(images):
+        record, found = parse_record(raw, index)
+        problems += found
+        if record is not None:
+            records.append(record)
+    try:
+        result = store_records(records, problems)
+    except db.DatabaseUnavailable as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    except (BotoCoreError, ClientError) as exc:
+        raise ServiceUnavailable("S3/SQS", exc) from exc
+    if not result.accepted_anything:
+        raise RequestInvalid(result.problems or [Problem("images", "nothing_valid", "no record could be stored")])
+    reply = IngestReply(
+        batch_id=result.batch_id,
+        images_accepted=result.images_accepted,
+        detections=[{"record": d.path, "detection_id": d.detection_id, "duplicate": d.duplicate}
+                    for d in result.detections],
+        queued_detections=len(result.queued),
+        reid_messages=result.message_ids,
+        details=[p.as_dict() for p in result.problems],
+    )
+    return (207 if result.problems else 202), reply.model_dump()
+
+
+@detection_routes.route("/api/detections", methods=["POST"], content_types=ANY_CONTENT)
+@answers_problems
+def post_detections() -> Response:
+    status, body = ingest(detection_routes.current_request.raw_body)
+    return json_response(body, status)
+
+
+# ------------------------------------------------------------------------------------------ review
+
+
+@detection_routes.route("/api/detections/{detection_id}", methods=["GET"])
+@answers_problems
+def get_detection(detection_id: str) -> Response:
+    number = positive_id(detection_id, "detection_id")
+    with database() as con:
+        view = catalog.detection_view(con, number)
+    if view is None:
+        raise NotFound(f"no detection {number}")
+    return json_response(view, 200)
+
+
+@detection_routes.route("/api/detections/{detection_id}", methods=["PATCH"], content_types=ANY_CONTENT)
+@answers_problems
+def patch_detection(detection_id: str) -> Response:
+    number = positive_id(detection_id, "detection_id")
+    data = load_json(detection_routes.current_request.raw_body)
+    if not isinstance(data, dict):
+        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
+    try:
+        patch = DetectionPatch.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid(problems_of(exc, "")) from None
+    with database() as con:
+        changed = apply_patch(con, number, patch)
+        view = catalog.detection_view(con, number)
+    return json_response({**(view or {}), "review": changed}, 200)
+
+
+# ------------------------------------------------------------------------------------------ S3 imports
+
+
+def _import_record(record: SQSRecord) -> None:
+    for obj in objects_in(record.body):
+        if not obj.key.startswith(RESULTS_PREFIX):
+            logger.info("image event outside detections/ ignored", extra={"bucket": obj.bucket, "key": obj.key})
+            continue
+        import_s3_object(obj.bucket, obj.key)
+
+
+def process_image_events(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """MegaDetector results files put under detections/: import each; failed records are retried."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    result = process_partial_response(event=event, record_handler=_import_record, processor=processor,
+                                      context=context)
+    failures = result.get("batchItemFailures", [])
+    if failures:
+        logger.warning("image events to retry", extra={"failed": len(failures),
+                                                       "records": len(event.get("Records", []))})
+    return dict(result)
+
+
+# ------------------------------------------------------------------------------------------ OpenAPI
+
+openapi.document(
+    "POST", "/api/detections", summary="Ingest a batch of photos and their detection boxes", tags=("detections",),
+    description="Each record is one photo (an image_key in the images bucket, or image_base64 to upload), its "
+                "capture time, location and boxes. Records and boxes are validated one by one: bad ones are "
+                "listed in `details` (207) while the rest are stored; every stored detection that still needs it "
+                "is re-identified, one reid message per batch. The same box of the same photo is never stored twice.",
+    request=DetectionBatchIn,
+    responses={202: openapi.Reply("All stored; re-ID queued", IngestReply),
+               207: openapi.Reply("Some stored; the refused records and boxes are in `details`", IngestReply),
+               400: _PROBLEM_400, 503: _PROBLEM_503},
+)
+openapi.document(
+    "GET", "/api/detections/{detection_id}", summary="A detection, its assignment and top-5 candidate deer",
+    tags=("detections",),
+    responses={200: openapi.Reply("The detection", {"type": "object"}), 400: _PROBLEM_400, 404: _PROBLEM_404,
+               503: _PROBLEM_503},
+)
+openapi.document(
+    "PATCH", "/api/detections/{detection_id}", summary="Correct a detection: classification, deer, validity",
+    tags=("detections",),
+    description="corrected_classification, deer_id (re-assign; recorded as review truth) and/or is_valid. The deer "
+                "it leaves and joins get their counts, first/last seen and profile embedding rebuilt.",
+    request=DetectionPatch,
+    responses={200: openapi.Reply("The detection after the change", {"type": "object"}), 400: _PROBLEM_400,
+               404: _PROBLEM_404, 503: _PROBLEM_503},
+)

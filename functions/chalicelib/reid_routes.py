@@ -1,0 +1,35 @@
+"""The re-ID score log: GET /api/reid/scores?detection_id= (every deer a detection was scored against)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.detections import database, parse_query
+from chalicelib.http_problems import answers_problems, json_response
+from deertrack import openapi
+from deertrack.exports.problems import NotFound, ProblemBody
+from deertrack.reid import catalog
+
+reid_routes = Blueprint(__name__)
+
+
+@reid_routes.route("/api/reid/scores", methods=["GET"])
+@answers_problems
+def get_scores() -> Response:
+    params = parse_query(catalog.ScoresQuery, reid_routes.current_request.query_params)
+    with database() as con:
+        view = catalog.scores_view(con, params.detection_id)
+    if view is None:
+        raise NotFound(f"no detection {params.detection_id}")
+    return json_response(view, 200)
+
+
+openapi.document(
+    "GET", "/api/reid/scores", summary="Every logged similarity score of one detection, best first", tags=("reid",),
+    query=(openapi.Header("detection_id", "the detection", required=True),),
+    responses={200: openapi.Reply("{detection_id, count, scores: [{deer_id, deer_name, score, matched, sex_match, "
+                                  "threshold_used, …}]}", {"type": "object"}),
+               400: openapi.Reply("detection_id missing or not a positive integer", ProblemBody),
+               404: openapi.Reply("No such detection", ProblemBody),
+               503: openapi.Reply("PostgreSQL unreachable", ProblemBody)},
+)

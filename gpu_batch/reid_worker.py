@@ -1,0 +1,137 @@
+"""The re-ID worker: long-polls the reid queue; each message is a batch of detections to re-identify.
+
+`process_one_message` handles one message: embed the batch's open detections (GPU when present),
+score them against every deer, assign or create deer and log every score in one transaction
+(deertrack.reid.pipeline / assignment), then delete the message. It is idempotent: detections that
+are already re-identified are left alone, so a redelivered message changes nothing.
+
+Failures: a message that is not a valid `reid.batch` can never succeed; it is moved to the reid
+dead-letter queue at once (and deleted from the reid queue). Anything else (PostgreSQL or S3 down,
+a bug) leaves the message on the queue, which redelivers it and, after maxReceiveCount attempts,
+moves it to the dead-letter queue; nothing is half-written because the commit is one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from deertrack.aws import client
+from deertrack.logs import logger
+from deertrack.messages import BackfillShardMessage, ReidBatchMessage, parse_message
+from deertrack.queues import Received, delete, queue_url, receive
+from deertrack.reid.embedder import Embedder, current_embedder
+from deertrack.reid.pipeline import ReidSummary, reidentify
+from deertrack.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: str
+    status: str  # 'done' | 'dead_lettered' | 'kept'
+    summary: ReidSummary | None = None
+    error: str | None = None
+
+
+def dead_letter_queue_url(queue_name: str) -> str | None:
+    """The queue's dead-letter queue (from its RedrivePolicy), or None when it has none."""
+    sqs = client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url(queue_name), AttributeNames=["RedrivePolicy"])
+    policy = attributes.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    arn = json.loads(policy)["deadLetterTargetArn"]
+    return sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+
+def _dead_letter(queue_name: str, message: Received, reason: str) -> bool:
+    target = dead_letter_queue_url(queue_name)
+    if target is None:
+        return False
+    client("sqs").send_message(
+        QueueUrl=target, MessageBody=message.body,
+        MessageAttributes={"error": {"DataType": "String", "StringValue": reason[:1000]},
+                           "source_message_id": {"DataType": "String", "StringValue": message.message_id}},
+    )
+    delete(queue_name, message.receipt_handle)
+    return True
+
+
+def process_one_message(message: Received, *, embedder: Embedder | None = None,
+                        queue_name: str | None = None) -> Outcome:
+    """Handle one message of the reid queue; deletes it when done (or dead-letters it when malformed)."""
+    queue_name = queue_name or get_settings().reid_queue_name
+    try:
+        parsed = parse_message(message.body)
+        if not isinstance(parsed, ReidBatchMessage | BackfillShardMessage):
+            raise TypeError(f"a {parsed.type} message does not belong on the reid queue")
+    except (ValidationError, TypeError, ValueError) as exc:
+        reason = f"not a valid reid.batch message: {exc}"
+        moved = _dead_letter(queue_name, message, reason)
+        logger.error("malformed re-ID message", extra={"message_id": message.message_id, "error": reason,
+                                                       "dead_lettered": moved})
+        return Outcome(message.message_id, "dead_lettered" if moved else "kept", error=reason)
+    if isinstance(parsed, BackfillShardMessage):  # backfill shards share the reid queue (issue 6)
+        from gpu_batch.backfill_job import process_backfill_message
+
+        process_backfill_message(message, queue_name)
+        return Outcome(message.message_id, "done")
+    summary = reidentify(parsed.detection_ids, embedder=embedder, batch_id=parsed.batch_id)
+    delete(queue_name, message.receipt_handle)
+    logger.info("re-ID message done", extra={"message_id": message.message_id, "batch_id": parsed.batch_id,
+                                              **summary.as_log()})
+    return Outcome(message.message_id, "done", summary)
+
+
+class ReidWorker:
+    def __init__(self, queue_name: str | None = None, embedder: Embedder | None = None) -> None:
+        self.queue_name = queue_name or get_settings().reid_queue_name
+        self.embedder = embedder
+
+    def run(self, stop: threading.Event, wait_seconds: int = 20, once: bool = False) -> int:
+        embedder = self.embedder or current_embedder()
+        logger.info("re-ID worker started", extra={"queue": self.queue_name, "model": embedder.name,
+                                                   "device": str(embedder.device)})
+        handled = 0
+        while not stop.is_set():
+            try:
+                messages = receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds)
+            except Exception:  # noqa: BLE001 - SQS unreachable: wait, then poll again
+                logger.exception("cannot receive from the reid queue; retrying in 5 s")
+                stop.wait(5)
+                continue
+            for message in messages:
+                try:
+                    process_one_message(message, embedder=embedder, queue_name=self.queue_name)
+                    handled += 1
+                except Exception:  # noqa: BLE001 - the queue redelivers it; after maxReceiveCount, DLQ
+                    logger.exception("re-ID message not handled; the queue will redeliver it",
+                                     extra={"message_id": message.message_id,
+                                            "receive_count": message.receive_count})
+            if once and not messages:
+                break
+        logger.info("re-ID worker stopped", extra={"queue": self.queue_name, "handled": handled})
+        return handled
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`deertrack worker reid [--once] [--wait-seconds N]`: run until SIGTERM / SIGINT."""
+    parser = argparse.ArgumentParser(prog="deertrack worker reid")
+    parser.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    parser.add_argument("--wait-seconds", type=int, default=20, choices=range(0, 21), metavar="0-20",
+                        help="SQS long-poll wait (default 20)")
+    args = parser.parse_args(argv or [])
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    ReidWorker().run(stop, wait_seconds=args.wait_seconds, once=args.once)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

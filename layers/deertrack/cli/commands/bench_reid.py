@@ -1,0 +1,212 @@
+"""`deertrack bench reid`: embedding throughput, and scoring + score logging beside a raw COPY.
+
+1. Embedding: synthetic deer-like crops through the configured embedder (built-in unless
+   REID_MODEL_URI), batched, on CUDA when there is one (bf16 autocast) else this CPU: crops/s for
+   the model alone and for JPEG bytes → decode → crop → embed.
+2. Scoring + logging: N detections x M deer (demo size by default: 4,546 x 53 ≈ 241,000 pairs)
+   through the worker's code path — one matrix product, sex eligibility, per-detection decision,
+   ScoreBlock, score_log.replace_scores (DELETE + COPY) in one transaction — beside a raw COPY of
+   the very same rows (COPY text prepared beforehand, in the same chunks) into an identical table
+   (LIKE reid_similarity_scores INCLUDING ALL, same foreign keys). Both start from an empty table
+   each round; the order alternates by round and the median of each is printed with the ratio.
+
+Everything database-side happens in a throwaway schema (bench_reid_<pid>) of DATABASE_URL's
+database, created from migration 001 and dropped at the end. Bounded: a couple of minutes at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import numpy as np
+
+from deertrack.cli import CommandError
+from deertrack.cli.commands.bench import add_benchmark
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crops", type=int, default=256, help="crops per embedding round (default 256)")
+    parser.add_argument("--batch-size", type=int, default=64, help="embedder batch size (default 64)")
+    parser.add_argument("--detections", type=int, default=4546, help="detections scored (default 4546)")
+    parser.add_argument("--deer", type=int, default=53, help="deer in the gallery (default 53)")
+    parser.add_argument("--dim", type=int, default=0, help="embedding size for scoring (default: the embedder's)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of each measurement (default 4)")
+    parser.add_argument("--skip-embedding", action="store_true", help="only the scoring + logging part")
+
+
+def synthetic_crops(count: int, seed: int = 7) -> list[bytes]:
+    """JPEG photos (320x240) with a coloured, spotted ellipse: deer-sized work for the embedder."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    photos = []
+    for _ in range(count):
+        pixels = np.clip(rng.normal(90, 25, (240, 320, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        draw = ImageDraw.Draw(image)
+        colour = tuple(int(c) for c in rng.integers(60, 200, 3))
+        draw.ellipse((60, 70, 260, 190), fill=colour)
+        for _ in range(8):
+            x, y = rng.integers(80, 240), rng.integers(90, 170)
+            draw.ellipse((x - 6, y - 6, x + 6, y + 6), fill=(235, 230, 220))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=88)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def bench_embedding(args: argparse.Namespace) -> int:
+    from deertrack.reid import crops
+    from deertrack.reid.embedder import current_embedder
+
+    embedder = current_embedder()
+    embedder.batch_size = max(1, args.batch_size)
+    photos = synthetic_crops(max(8, args.crops))
+    box = (50, 60, 220, 140)
+    images = [crops.cut(crops.decode(p), box).image for p in photos]
+    embedder.embed(images[: embedder.batch_size])  # warm-up
+    model_rates, full_rates = [], []
+    for _ in range(max(1, args.rounds)):
+        started = time.perf_counter()
+        embedder.embed(images)
+        model_rates.append(len(images) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        embedder.embed([crops.cut(crops.decode(p), box).image for p in photos])
+        full_rates.append(len(photos) / (time.perf_counter() - started))
+    threads = f", {os.cpu_count()} CPUs" if embedder.device.type == "cpu" else ""
+    autocast = " with bf16 autocast" if embedder.device.type == "cuda" else ""
+    print(f"embedding ({embedder.name}, dim {embedder.dim}, on {embedder.device}{autocast}{threads}, "
+          f"batch {embedder.batch_size}, {len(images)} crops of 220x140 px):")
+    print(f"  model only                    {statistics.median(model_rates):9.0f} crops/s")
+    print(f"  JPEG decode + crop + model    {statistics.median(full_rates):9.0f} crops/s")
+    return embedder.dim
+
+
+@contextmanager
+def scratch_schema() -> Iterator:
+    from deertrack import db, migrations
+
+    name = f"bench_reid_{os.getpid()}"
+    con = db.connect()
+    try:
+        con.run(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        con.run(f"CREATE SCHEMA {name}")
+        con.run(f"SET search_path TO {name}")
+        first = migrations.discover()[0]
+        con.run("BEGIN")
+        for statement in _statements(first.sql):
+            con.run(statement)
+        con.run("COMMIT")
+        yield con
+    finally:
+        with suppress(Exception):  # nothing open
+            con.run("ROLLBACK")
+        con.run(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        con.close()
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def bench_scoring(args: argparse.Namespace, dim: int) -> None:
+    from deertrack.db import transaction
+    from deertrack.reid import scoring
+    from deertrack.reid.score_log import block_chunks, copy_chunks, replace_scores
+    from deertrack.reid.vectors import normalize
+
+    n, m = max(1, args.detections), max(1, args.deer)
+    rng = np.random.default_rng(11)
+    embeddings = normalize(rng.normal(size=(n, dim)).astype(np.float32))
+    profiles = normalize(rng.normal(size=(m, dim)).astype(np.float32))
+    sexes_pool = np.array(["buck", "doe", "fawn", "unknown"])
+    det_classes = list(sexes_pool[rng.integers(0, 4, n)])
+    deer_sexes = list(sexes_pool[rng.integers(0, 3, m)])
+    threshold = 0.8
+    with scratch_schema() as con:
+        con.run("INSERT INTO locations (code, name, latitude, longitude) VALUES ('B', 'bench', 0, 0)")
+        con.run("INSERT INTO images (s3_key, location_id, captured_at) SELECT 'b/' || g, 1, now()"
+                " FROM generate_series(1, :n) g", n=n)
+        con.run("INSERT INTO detections (image_id, bbox_x, bbox_y, bbox_width, bbox_height, confidence,"
+                " classification) SELECT g, 0, 0, 10, 10, 0.9, 'unknown' FROM generate_series(1, :n) g", n=n)
+        con.run("INSERT INTO deer (name) SELECT 'D' || g FROM generate_series(1, :m) g", m=m)
+        detection_ids = [r[0] for r in con.run("SELECT id FROM detections ORDER BY id")]
+        deer_ids = [r[0] for r in con.run("SELECT id FROM deer ORDER BY id")]
+        con.run("CREATE TABLE reid_scores_baseline (LIKE reid_similarity_scores INCLUDING ALL)")
+        con.run("ALTER TABLE reid_scores_baseline ADD FOREIGN KEY (detection_id) REFERENCES detections (id)"
+                " ON DELETE CASCADE, ADD FOREIGN KEY (deer_id) REFERENCES deer (id) ON DELETE CASCADE")
+
+        def pipeline() -> int:
+            scores = scoring.similarity(embeddings, profiles)
+            eligible = scoring.sex_match_matrix(det_classes, deer_sexes)
+            assigned, _ = scoring.decide_each(scores, eligible, threshold)
+            matched = scoring.matched_mask(n, m, assigned)
+            block = scoring.score_block(detection_ids, det_classes, deer_ids, deer_sexes, scores, eligible,
+                                        matched, threshold)
+            with transaction(con):
+                return replace_scores(con, detection_ids, block)
+
+        # the raw COPY gets the very same rows, formatted before the clock starts, in the same chunks
+        scores = scoring.similarity(embeddings, profiles)
+        eligible = scoring.sex_match_matrix(det_classes, deer_sexes)
+        assigned, _ = scoring.decide_each(scores, eligible, threshold)
+        chunks = list(block_chunks(scoring.score_block(detection_ids, det_classes, deer_ids, deer_sexes, scores,
+                                                       eligible, scoring.matched_mask(n, m, assigned), threshold)))
+
+        def raw_copy() -> int:
+            with transaction(con):
+                copy_chunks(con, chunks, table="reid_scores_baseline")
+            return n * m
+
+        ours, baseline = [], []
+        runs = [("reid_similarity_scores", pipeline, ours), ("reid_scores_baseline", raw_copy, baseline)]
+        for round_number in range(max(1, args.rounds)):
+            # alternate which goes first, so WAL flushes and checkpoints hit both alike
+            for table, func, times in (runs if round_number % 2 == 0 else runs[::-1]):
+                con.run(f"TRUNCATE {table}")
+                started = time.perf_counter()
+                rows = func()
+                times.append(time.perf_counter() - started)
+                assert rows == n * m
+        logged = con.run("SELECT count(*) FROM reid_similarity_scores")[0][0]
+        copied = con.run("SELECT count(*) FROM reid_scores_baseline")[0][0]
+    if logged != n * m or copied != n * m:
+        raise CommandError(f"row counts differ: logged {logged}, copied {copied}, expected {n * m}")
+    ours_s, base_s = statistics.median(ours), statistics.median(baseline)
+    rows = n * m
+    print(f"scoring + score logging ({n} detections x {m} deer = {rows} rows, dim {dim}, all 7 indexes, "
+          f"median of {len(ours)} rounds, empty table each round):")
+    print(f"  re-ID path (matmul + decide + COPY) {ours_s:7.2f} s  {rows / ours_s:10.0f} rows/s")
+    print(f"  raw COPY of the same rows           {base_s:7.2f} s  {rows / base_s:10.0f} rows/s")
+    print(f"  ratio re-ID path / raw COPY         {ours_s / base_s:7.2f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deertrack.db import DatabaseUnavailable
+    from deertrack.reid.embedder import ModelLoadError, current_embedder
+
+    try:
+        dim = args.dim or (current_embedder().dim if args.skip_embedding else bench_embedding(args))
+        if args.dim and not args.skip_embedding:
+            bench_embedding(args)
+    except ModelLoadError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        bench_scoring(args, dim)
+    except DatabaseUnavailable as exc:
+        raise CommandError(f"{exc}\nIs PostgreSQL running? Set DATABASE_URL to reach it.") from None
+    return 0
+
+
+add_benchmark("reid", "re-ID embedding crops/s; scoring + score logging rows/s beside a raw COPY", run, _configure)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Nothing at the top level: `deertrack bench reid` is added through add_benchmark."""

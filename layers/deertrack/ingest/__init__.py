@@ -1,0 +1,2 @@
+"""Detection ingest: HTTP batches and MegaDetector batch-output files become images + detections,
+then one re-ID message per batch."""

@@ -1,0 +1,90 @@
+"""What ingest needs to know about a stored photo: its size and (from EXIF) when it was taken.
+
+Only the head of the object is read (a ranged GET) when that is enough to decode the header.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from botocore.exceptions import ClientError
+from PIL import Image, UnidentifiedImageError
+
+from deertrack.aws import client
+from deertrack.storage import ObjectMissing
+
+HEAD_BYTES = 256 * 1024
+EXIF_IFD = 0x8769
+DATETIME_ORIGINAL, DATETIME_DIGITIZED, DATETIME = 36867, 36868, 306
+OFFSET_TIME_ORIGINAL = 36881
+
+
+class NotAnImage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    taken_at: datetime | None  # from EXIF, None when the photo does not say
+    format: str | None = None
+
+
+def parse_exif_time(value: str, offset: str | None = None) -> datetime | None:
+    """'YYYY:MM:DD HH:MM:SS' (+ optional '+HH:MM' offset; UTC when none) -> aware datetime."""
+    try:
+        naive = datetime.strptime(value.strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
+    except (ValueError, AttributeError):
+        return None
+    tz = UTC
+    if offset:
+        try:
+            sign = -1 if offset.strip().startswith("-") else 1
+            hours, minutes = offset.strip().lstrip("+-").split(":")
+            tz = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+        except ValueError:
+            tz = UTC
+    return naive.replace(tzinfo=tz)
+
+
+def info_from_bytes(data: bytes) -> ImageInfo:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise NotAnImage(f"not an image PIL can read: {exc}") from exc
+    taken_at = None
+    try:
+        exif = image.getexif()
+        sub = exif.get_ifd(EXIF_IFD)
+        raw = sub.get(DATETIME_ORIGINAL) or sub.get(DATETIME_DIGITIZED) or exif.get(DATETIME)
+        if raw:
+            taken_at = parse_exif_time(str(raw), sub.get(OFFSET_TIME_ORIGINAL))
+    except Exception:  # noqa: BLE001 - a broken EXIF block only means "no timestamp"
+        taken_at = None
+    return ImageInfo(image.width, image.height, taken_at, image.format)
+
+
+def _get(bucket: str, key: str, byte_range: str | None = None) -> bytes:
+    kwargs = {"Bucket": bucket, "Key": key}
+    if byte_range:
+        kwargs["Range"] = byte_range
+    try:
+        return client("s3").get_object(**kwargs)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
+            raise ObjectMissing(f"s3://{bucket}/{key}") from exc
+        raise
+
+
+def stored_image_info(bucket: str, key: str) -> ImageInfo:
+    """Size and EXIF time of s3://bucket/key. Raises ObjectMissing or NotAnImage."""
+    head = _get(bucket, key, f"bytes=0-{HEAD_BYTES - 1}")
+    try:
+        return info_from_bytes(head)
+    except NotAnImage:
+        if len(head) < HEAD_BYTES:
+            raise
+    return info_from_bytes(_get(bucket, key))

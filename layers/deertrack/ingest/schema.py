@@ -1,0 +1,160 @@
+"""The detections batch (POST /api/detections), validated record by record.
+
+A batch is `{"images": [record, …]}`; each record is one photo:
+
+    {"image_key": "CAM-01/2024/IMG_0001.JPG"        # an object in the images bucket, or
+     "image_base64": "...", "filename": "IMG_0001.JPG",  # the photo itself (stored under uploads/)
+     "captured_at": "2024-06-01T05:12:09Z",          # ISO 8601 with a timezone
+     "location_code": "CAM-01" | "location_id": 3,
+     "boxes": [{"x": 120, "y": 80, "width": 300, "height": 200,   # pixels, inside the image
+                "confidence": 0.93, "classification": "doe"}]}   # buck | doe | fawn | unknown
+
+A bad record never sinks the batch: each record (and each box) is validated on its own, and every
+problem is reported with its path (`images[3].boxes[0].width`) and rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from deertrack.exports.problems import Problem
+
+MAX_RECORDS = 500
+MAX_BOXES_PER_IMAGE = 100
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+
+Classification = Literal["buck", "doe", "fawn", "unknown"]
+
+
+class BoxIn(BaseModel):
+    """One bounding box in pixels of the image, top-left origin."""
+
+    model_config = ConfigDict(extra="forbid")
+    x: int = Field(ge=0, description="left edge, pixels")
+    y: int = Field(ge=0, description="top edge, pixels")
+    width: int = Field(gt=0, description="pixels")
+    height: int = Field(gt=0, description="pixels")
+    confidence: float = Field(ge=0.0, le=1.0, description="detector confidence")
+    classification: Classification = "unknown"
+
+
+class ImageIn(BaseModel):
+    """One photo and its boxes. Boxes are validated one by one (see parse_record)."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_key: str | None = Field(None, min_length=1, max_length=1024, description="key in the images bucket")
+    image_base64: str | None = Field(None, min_length=4, description="the photo itself, base64 (max 8 MiB)")
+    filename: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^/\\]+$",
+                                 description="name for an uploaded photo")
+    captured_at: AwareDatetime
+    location_code: str | None = Field(None, min_length=1, max_length=64)
+    location_id: int | None = Field(None, ge=1)
+    boxes: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BOXES_PER_IMAGE)
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> ImageIn:
+        if (self.image_key is None) == (self.image_base64 is None):
+            raise ValueError("give exactly one of image_key and image_base64")
+        if (self.location_code is None) == (self.location_id is None):
+            raise ValueError("give exactly one of location_code and location_id")
+        return self
+
+
+class ImageDoc(ImageIn):
+    """One photo and its boxes (as documented; validation takes boxes one by one)."""
+
+    boxes: list[BoxIn] = Field(default_factory=list, max_length=MAX_BOXES_PER_IMAGE)  # type: ignore[assignment]
+
+
+class DetectionBatchIn(BaseModel):
+    """POST /api/detections body. Records are validated one by one; bad ones are reported, not fatal."""
+
+    images: list[ImageDoc] = Field(min_length=1, max_length=MAX_RECORDS)
+
+
+class DetectionRef(BaseModel):
+    record: str = Field(description="where the box was in the request, e.g. images[0].boxes[1]")
+    detection_id: int
+    duplicate: bool = Field(description="the same box of the same image was already stored")
+
+
+class IngestReply(BaseModel):
+    """202 (everything accepted) or 207 (some records refused: `details`)."""
+
+    batch_id: str
+    images_accepted: int
+    detections: list[DetectionRef]
+    queued_detections: int
+    reid_messages: list[str]
+    details: list[dict[str, str]] = Field(default_factory=list, description="one entry per refused record/box")
+
+
+@dataclass
+class Box:
+    path: str  # e.g. images[0].boxes[1]
+    bbox: tuple[int, int, int, int]
+    confidence: float
+    classification: str
+
+
+@dataclass
+class ImageRecord:
+    """One validated photo, ready to be stored."""
+
+    path: str  # e.g. images[0]
+    captured_at: datetime
+    image_key: str | None = None
+    upload: bytes | None = None
+    filename: str | None = None
+    location_code: str | None = None
+    location_id: int | None = None
+    boxes: list[Box] = field(default_factory=list)
+    size: tuple[int, int] | None = None  # (width, height) when already known
+    key_field: str = "image_key"  # the field a missing image is reported on
+
+
+def problems_of(exc: ValidationError, prefix: str) -> list[Problem]:
+    found = []
+    for err in exc.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        name = f"{prefix}{loc}".lstrip(".") or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        found.append(Problem(name, err["type"], f"{name}: {message}"))
+    return found
+
+
+def parse_record(raw: Any, index: int) -> tuple[ImageRecord | None, list[Problem]]:
+    """Validate images[index]: the record (None when it is refused) and every problem found."""
+    path = f"images[{index}]"
+    try:
+        image = ImageIn.model_validate(raw)
+    except ValidationError as exc:
+        return None, problems_of(exc, path)
+    problems: list[Problem] = []
+    upload = None
+    if image.image_base64 is not None:
+        try:
+            upload = base64.b64decode(image.image_base64, validate=True)
+        except (binascii.Error, ValueError):
+            return None, [Problem(f"{path}.image_base64", "base64", f"{path}.image_base64 is not valid base64")]
+        if len(upload) > MAX_UPLOAD_BYTES:
+            return None, [Problem(f"{path}.image_base64", "max_size",
+                                  f"{path}.image_base64 is {len(upload)} bytes; at most {MAX_UPLOAD_BYTES}")]
+    record = ImageRecord(path=path, captured_at=image.captured_at, image_key=image.image_key, upload=upload,
+                         filename=image.filename, location_code=image.location_code, location_id=image.location_id,
+                         key_field="image_key" if image.image_key else "image_base64")
+    for j, raw_box in enumerate(image.boxes):
+        box_path = f"{path}.boxes[{j}]"
+        try:
+            box = BoxIn.model_validate(raw_box)
+        except ValidationError as exc:
+            problems += problems_of(exc, box_path)
+            continue
+        record.boxes.append(Box(box_path, (box.x, box.y, box.width, box.height), box.confidence, box.classification))
+    return record, problems

@@ -1,0 +1,48 @@
+"""Detection crops for the embedder: the bounding box cut from its image, or the reason it cannot be."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+#: Crops whose shorter side (after clipping to the image) is below this many pixels are not embedded:
+#: too few pixels to say anything about an individual.
+MIN_CROP_PIXELS = 16
+
+
+class UnreadableImage(ValueError):
+    """The stored bytes are not an image PIL can decode."""
+
+
+@dataclass(frozen=True)
+class Crop:
+    image: Image.Image | None
+    skip_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.image is not None
+
+
+def decode(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise UnreadableImage(f"cannot decode image: {exc}") from exc
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def cut(image: Image.Image, bbox: tuple[int, int, int, int], min_pixels: int = MIN_CROP_PIXELS) -> Crop:
+    """The box (x, y, width, height in pixels) clipped to the image."""
+    x, y, w, h = bbox
+    left, top = max(0, x), max(0, y)
+    right, bottom = min(image.width, x + w), min(image.height, y + h)
+    if right <= left or bottom <= top:
+        return Crop(None, f"bounding box {bbox} lies outside the {image.width}x{image.height} image")
+    width, height = right - left, bottom - top
+    if min(width, height) < min_pixels:
+        return Crop(None, f"crop {width}x{height} px is smaller than the minimum {min_pixels} px")
+    return Crop(image.crop((left, top, right, bottom)))

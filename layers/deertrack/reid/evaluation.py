@@ -1,0 +1,162 @@
+"""Open-set evaluation of re-identification on detections whose true individual is known.
+
+Re-ID is replayed in time order from an empty gallery, in memory (the stored assignments, deer and
+score log are not touched), with exactly the worker's rules (matching.match_batch: bursts, sex
+eligibility, threshold, running-mean profiles). Then, per detection, in time order:
+
+* a *new* detection is the first sighting of its individual: correct when a new deer was created;
+* a *known* detection is of an individual seen before: correct when it went to that individual's
+  deer — the deer created at its first sighting, or, when that sighting was wrongly matched to
+  another animal's deer, the deer holding most of the individual's detections among those it
+  dominates;
+* top-1 accuracy counts every detection correct when it went to its individual's deer (so a first
+  sighting counts when it created that deer).
+
+Also given, more lenient: known detections assigned to any deer whose detections are mostly
+(plurality) of their individual. The summary figure is the geometric mean of the known and new
+accuracies. Chance, for comparison: a known detection given a random deer among those existing at
+the time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pg8000.native
+
+from deertrack.db import rows_as_dicts
+from deertrack.reid.bursts import Pending
+from deertrack.reid.embedder import Embedder
+from deertrack.reid.gallery import Gallery
+from deertrack.reid.matching import match_batch
+from deertrack.reid.pipeline import DETECTION_COLUMNS, embed_rows
+
+
+@dataclass(frozen=True)
+class Labelled:
+    detection: Pending
+    individual: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    threshold: float
+    detections: int
+    individuals: int
+    deer_created: int
+    top1: float
+    known_accuracy: float
+    new_accuracy: float
+    known: int
+    new: int
+    chance_known: float
+    known_accuracy_dominated: float
+
+    @property
+    def geometric_mean(self) -> float:
+        return math.sqrt(self.known_accuracy * self.new_accuracy)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "detections": self.detections, "individuals": self.individuals,
+                "deer_created": self.deer_created, "top1_accuracy": self.top1,
+                "known_accuracy": self.known_accuracy, "new_accuracy": self.new_accuracy,
+                "geometric_mean": self.geometric_mean, "known_detections": self.known, "new_detections": self.new,
+                "chance_known_accuracy": self.chance_known,
+                "known_accuracy_dominated": self.known_accuracy_dominated}
+
+
+def load_labelled(con: pg8000.native.Connection, embedder: Embedder) -> tuple[list[Labelled], int, int]:
+    """Valid detections with a known individual, embedded (stored embeddings of this model are reused,
+    missing ones computed in memory). Returns (labelled, embedded now, not embeddable)."""
+    rows = rows_as_dicts(
+        con, f"SELECT {DETECTION_COLUMNS}, t.individual_key FROM detections d JOIN images i ON i.id = d.image_id"
+             " JOIN detection_truth t ON t.detection_id = d.id WHERE d.is_valid ORDER BY i.captured_at, d.id",
+    )
+    have = sum(1 for r in rows if r["embedding"] is not None and r["embedding_model"] == embedder.name)
+    embeddings, skipped, failed = embed_rows(rows, embedder, reuse=True)
+    labelled = [
+        Labelled(Pending(r["id"], r["image_id"], r["location_id"], r["captured_at"], r["classification"],
+                         embeddings[r["id"]]), r["individual_key"])
+        for r in rows if r["id"] in embeddings
+    ]
+    return labelled, len(embeddings) - have, len(skipped) + len(failed)
+
+
+def replay(labelled: Sequence[Labelled], threshold: float) -> tuple[dict[int, int], dict[int, str]]:
+    """Re-ID in time order from an empty gallery: (detection -> deer, detection -> status)."""
+    counter = [0]
+
+    def new_deer(sex: str, profile: np.ndarray, count: int, first: datetime, last: datetime) -> int:
+        counter[0] += 1
+        return counter[0]
+
+    outcome = match_batch([item.detection for item in labelled], Gallery(), threshold, new_deer, log_scores=False)
+    return ({a.detection_id: a.deer_id for a in outcome.assignments},
+            {a.detection_id: a.status for a in outcome.assignments})
+
+
+def score(labelled: Sequence[Labelled], deer_of: dict[int, int], status: dict[int, str],
+          threshold: float) -> Evaluation:
+    ordered = sorted(labelled, key=lambda item: (item.detection.captured_at, item.detection.detection_id))
+    truth = {item.detection.detection_id: item.individual for item in ordered}
+    members: dict[int, Counter[str]] = {}
+    for detection_id, deer in deer_of.items():
+        members.setdefault(deer, Counter())[truth[detection_id]] += 1
+    dominant = {deer: counts.most_common(1)[0][0] for deer, counts in members.items()}
+
+    first_deer: dict[str, int | None] = {}
+    for item in ordered:
+        d = item.detection.detection_id
+        if item.individual not in first_deer:
+            first_deer[item.individual] = deer_of[d] if status[d] == "new_deer" else None
+    for individual, deer in first_deer.items():
+        if deer is None:  # the first sighting joined another animal's deer: its best own cluster, if any
+            own = [(counts[individual], deer_id) for deer_id, counts in members.items()
+                   if dominant[deer_id] == individual]
+            first_deer[individual] = max(own)[1] if own else None
+
+    seen: set[str] = set()
+    known_total = known_correct = known_dominated = new_total = new_correct = top1 = 0
+    chance = 0.0
+    created_before = 0
+    created_ids: set[int] = set()
+    for item in ordered:
+        d = item.detection.detection_id
+        deer = deer_of[d]
+        top1 += deer == first_deer[item.individual]
+        if item.individual in seen:
+            known_total += 1
+            known_correct += deer == first_deer[item.individual]
+            known_dominated += dominant[deer] == item.individual
+            chance += 1.0 / max(created_before, 1)
+        else:
+            seen.add(item.individual)
+            new_total += 1
+            new_correct += status[d] == "new_deer"
+        if deer not in created_ids:
+            created_ids.add(deer)
+            created_before += 1
+    n = len(ordered)
+    return Evaluation(
+        threshold=threshold, detections=n, individuals=len(seen), deer_created=len(members),
+        top1=top1 / n if n else 0.0,
+        known_accuracy=known_correct / known_total if known_total else 0.0,
+        new_accuracy=new_correct / new_total if new_total else 0.0,
+        known=known_total, new=new_total, chance_known=chance / known_total if known_total else 0.0,
+        known_accuracy_dominated=known_dominated / known_total if known_total else 0.0,
+    )
+
+
+def evaluate(labelled: Sequence[Labelled], threshold: float) -> Evaluation:
+    deer_of, status = replay(labelled, threshold)
+    return score(labelled, deer_of, status, threshold)
+
+
+def sweep(labelled: Sequence[Labelled], thresholds: Sequence[float]) -> list[Evaluation]:
+    return [evaluate(labelled, t) for t in thresholds]

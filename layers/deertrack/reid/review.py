@@ -1,0 +1,92 @@
+"""A person's corrections to re-identification (PATCH /api/detections/{id}).
+
+* `corrected_classification`: the sex/age class a person sees (null clears it).
+* `deer_id`: the detection belongs to that deer; recorded as truth (detection_truth, source 'review').
+* `is_valid`: false removes the detection from its deer's counts and profile (true puts it back).
+
+Every deer the change touches is rebuilt from its remaining valid detections (count, first/last
+seen, profile embedding), under the gallery lock, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pg8000.native
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from deertrack.db import transaction
+from deertrack.exports.problems import NotFound, Problem, RequestInvalid
+from deertrack.logs import logger
+from deertrack.reid.assignment import lock_gallery
+from deertrack.reid.profiles import rebuild_deer
+
+
+class DetectionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    corrected_classification: Literal["buck", "doe", "fawn", "unknown"] | None = None
+    deer_id: int | None = Field(None, ge=1)
+    is_valid: bool | None = None
+    note: str | None = Field(None, max_length=500, description="why (kept in reid_note)")
+
+    @model_validator(mode="after")
+    def _something(self) -> DetectionPatch:
+        if not self.model_fields_set - {"note"}:
+            raise ValueError("give at least one of corrected_classification, deer_id, is_valid")
+        if "deer_id" in self.model_fields_set and self.deer_id is None:
+            raise ValueError("deer_id must be a deer id (re-assign), not null")
+        if "is_valid" in self.model_fields_set and self.is_valid is None:
+            raise ValueError("is_valid must be true or false")
+        return self
+
+
+def review_individual_key(deer_id: int) -> str:
+    return f"deer-{deer_id}"
+
+
+def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: DetectionPatch) -> dict[str, Any]:
+    """Apply the correction; returns what changed. Raises NotFound / RequestInvalid."""
+    fields = patch.model_fields_set
+    with transaction(con):
+        lock_gallery(con)
+        rows = con.run("SELECT deer_id, is_valid, reid_status FROM detections WHERE id = :id FOR UPDATE",
+                       id=detection_id)
+        if not rows:
+            raise NotFound(f"no detection {detection_id}")
+        old_deer, _, _ = rows[0]
+        touched: set[int] = set()
+        notes = []
+        if "deer_id" in fields and patch.deer_id is not None:
+            if not con.run("SELECT 1 FROM deer WHERE id = :id", id=patch.deer_id):
+                raise RequestInvalid([Problem("deer_id", "known_deer", f"deer_id: no deer {patch.deer_id}")])
+            if patch.deer_id != old_deer:
+                con.run("UPDATE detections SET deer_id = :deer, reid_status = 'assigned', updated_at = now()"
+                        " WHERE id = :id", deer=patch.deer_id, id=detection_id)
+                notes.append(f"reassigned by review from deer {old_deer} to deer {patch.deer_id}")
+                touched |= {d for d in (old_deer, patch.deer_id) if d is not None}
+            con.run(
+                "INSERT INTO detection_truth (detection_id, individual_key, source) VALUES (:id, :key, 'review')"
+                " ON CONFLICT (detection_id) DO UPDATE SET individual_key = EXCLUDED.individual_key,"
+                " source = 'review', recorded_at = now()",
+                id=detection_id, key=review_individual_key(patch.deer_id),
+            )
+        if "corrected_classification" in fields:
+            con.run("UPDATE detections SET corrected_classification = :c, updated_at = now() WHERE id = :id",
+                    c=patch.corrected_classification, id=detection_id)
+            notes.append(f"classification corrected to {patch.corrected_classification}")
+        if "is_valid" in fields and patch.is_valid is not None:
+            con.run("UPDATE detections SET is_valid = :v, updated_at = now() WHERE id = :id",
+                    v=patch.is_valid, id=detection_id)
+            notes.append("marked valid" if patch.is_valid else "marked invalid")
+            current = con.run("SELECT deer_id FROM detections WHERE id = :id", id=detection_id)[0][0]
+            if current is not None:
+                touched.add(current)
+        if patch.note:
+            notes.append(patch.note)
+        if notes:
+            con.run("UPDATE detections SET reid_note = left(concat_ws('; ', reid_note, CAST(:n AS TEXT)), 1000)"
+                    " WHERE id = :id", n="review: " + "; ".join(notes), id=detection_id)
+        rebuild_deer(con, touched)
+    logger.info("detection reviewed", extra={"detection_id": detection_id, "changes": notes,
+                                             "deer_rebuilt": sorted(touched)})
+    return {"detection_id": detection_id, "changes": notes, "deer_rebuilt": sorted(touched)}
