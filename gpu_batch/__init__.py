@@ -1,0 +1,1 @@
+"""Batch jobs: the export worker and its renderers (PDF reports, ZIP archives, Camtrap DP), re-ID."""

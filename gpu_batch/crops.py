@@ -1,0 +1,50 @@
+"""Detection crops: a bounding box cut from its image and resized to fit a square of `size` pixels."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, UnidentifiedImageError
+
+JPEG_QUALITY = 88
+
+
+class BadImage(ValueError):
+    """The stored image cannot be decoded (corrupt or not an image)."""
+
+
+def open_image(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BadImage(f"cannot decode image: {exc}") from exc
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def crop_box(image_size: tuple[int, int], bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The bbox (x, y, width, height in pixels) clipped to the image, as PIL's (left, top, right, bottom)."""
+    width, height = image_size
+    x, y, w, h = bbox
+    left, top = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+    right, bottom = max(min(x + w, width), left + 1), max(min(y + h, height), top + 1)
+    return left, top, right, bottom
+
+
+def crop(image: Image.Image, bbox: tuple[int, int, int, int], size: int) -> Image.Image:
+    """The box, scaled (up or down) so its longer side is `size`, aspect ratio kept."""
+    region = image.crop(crop_box(image.size, bbox))
+    w, h = region.size
+    scale = size / max(w, h)
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return region.resize(target, Image.Resampling.BILINEAR) if target != region.size else region
+
+
+def to_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def crop_jpeg(data: bytes, bbox: tuple[int, int, int, int], size: int) -> bytes:
+    return to_jpeg(crop(open_image(data), bbox, size))

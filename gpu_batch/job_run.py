@@ -1,0 +1,77 @@
+"""One export job while it renders: cancellation checkpoints, batched progress, heartbeats.
+
+A renderer calls `checkpoint(name)` between phases and `progress(done, total)` as it goes. Both
+stop the job (JobCancelled) as soon as it is no longer `processing` in Redis: cancelled through
+DELETE, or gone. Progress is written at most every `progress_every` items or `heartbeat_seconds`,
+and every write is also the job's heartbeat (`heartbeat_at`) and extends the SQS message's
+visibility, so a live worker never has its message handed to another one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
+from deertrack.logs import logger
+
+
+class JobCancelled(Exception):
+    """The job was cancelled or deleted while rendering: stop, write nothing."""
+
+
+class ExportFailed(Exception):
+    """A failure retrying cannot fix; the message says what a person can do about it."""
+
+
+#: Called at every checkpoint with (checkpoint name, job id); tests use it to act mid-render.
+CheckpointHook = Callable[[str, str], None]
+
+
+@dataclass
+class JobRun:
+    store: JobStore
+    job_id: str
+    on_checkpoint: CheckpointHook | None = None
+    #: Extends the SQS message's visibility; called with each heartbeat.
+    keep_message: Callable[[], None] | None = None
+    progress_every: int = 200
+    heartbeat_seconds: float = 10.0
+    total: int = 0
+    processed: int = 0
+    _last_write: float = field(default_factory=time.monotonic)
+    _last_written: int = -1
+
+    def checkpoint(self, name: str) -> None:
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(name, self.job_id)
+        job = self.store.get(self.job_id)
+        if job is None or job.status is not JobStatus.PROCESSING:
+            state = job.status.value if job else "gone"
+            logger.info("export stopped at checkpoint", extra={"job_id": self.job_id, "checkpoint": name,
+                                                                "status": state})
+            raise JobCancelled(f"job {self.job_id} is {state}")
+
+    def progress(self, processed: int, total: int | None = None, *, force: bool = False) -> None:
+        """Record progress when a batch is done or the heartbeat is due (or `force`)."""
+        self.processed = processed
+        if total is not None:
+            self.total = total
+        now = time.monotonic()
+        if not force:
+            batch_done = processed - self._last_written >= self.progress_every
+            heartbeat_due = now - self._last_write >= self.heartbeat_seconds
+            if not (batch_done or heartbeat_due):
+                return
+        try:
+            self.store.progress(self.job_id, processed, self.total)
+        except (InvalidTransition, JobNotFound) as exc:
+            logger.info("export stopped: job no longer processing", extra={"job_id": self.job_id, "error": str(exc)})
+            raise JobCancelled(str(exc)) from exc
+        self._last_write, self._last_written = now, processed
+        if self.keep_message is not None:
+            self.keep_message()
+
+    def heartbeat(self) -> None:
+        self.progress(self.processed, force=True)

@@ -1,0 +1,6 @@
+"""Report data: every figure a PDF report shows, computed from PostgreSQL for a range and filters.
+
+Counts use the effective classification (`corrected_classification` when a person set it, the
+detector's `classification` otherwise) and only valid detections (`is_valid`). Dates are UTC days;
+a range includes both its start and its end date.
+"""

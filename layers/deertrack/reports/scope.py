@@ -1,0 +1,75 @@
+"""What a report counts: a UTC date range (both ends included), optional cameras and classifications.
+
+`detections_cte` is the one definition of "the detections a report counts": valid detections, with
+their effective classification, captured inside the range, at the chosen cameras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+CLASSIFICATIONS = ("buck", "doe", "fawn", "unknown")
+
+#: The classification a report counts for a detection: a person's correction wins.
+EFFECTIVE_CLASSIFICATION = "COALESCE(d.corrected_classification, d.classification)"
+
+#: Hour of day in solar time at the camera (UTC shifted by longitude / 15 h): what dawn and dusk
+#: follow, wherever the cameras are. Dates stay UTC days, as in every request.
+SOLAR_HOUR = "extract(hour FROM (i.captured_at AT TIME ZONE 'UTC') + make_interval(secs => l.longitude * 240))::int"
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    start_date: date
+    end_date: date
+    location_ids: tuple[int, ...] = field(default_factory=tuple)
+    classifications: tuple[str, ...] = field(default_factory=tuple)
+    deer_id: int | None = None
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.combine(self.start_date, time.min, tzinfo=UTC)
+
+    @property
+    def end_before(self) -> datetime:
+        """The first instant after the range (end_date is included)."""
+        return datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+    def with_range(self, start: date, end: date) -> ReportScope:
+        return ReportScope(start, end, self.location_ids, self.classifications, self.deer_id)
+
+    def describe(self) -> str:
+        parts = [f"{self.start_date.isoformat()} to {self.end_date.isoformat()}"]
+        if self.location_ids:
+            parts.append(f"cameras {', '.join(str(i) for i in self.location_ids)}")
+        if self.classifications:
+            parts.append(", ".join(self.classifications))
+        return " · ".join(parts)
+
+
+def detections_cte(scope: ReportScope) -> tuple[str, dict[str, Any]]:
+    """`WITH sel AS (...)`: id, deer_id, image_id, confidence, cls, ts (UTC, no zone), solar_hour, location_id."""
+    where = ["d.is_valid", "i.captured_at >= :start_at", "i.captured_at < :end_before"]
+    params: dict[str, Any] = {"start_at": scope.start_at, "end_before": scope.end_before}
+    if scope.location_ids:
+        where.append("i.location_id = ANY(CAST(:location_ids AS INTEGER[]))")
+        params["location_ids"] = list(scope.location_ids)
+    if scope.classifications:
+        where.append(f"{EFFECTIVE_CLASSIFICATION} = ANY(CAST(:classifications AS TEXT[]))")
+        params["classifications"] = list(scope.classifications)
+    if scope.deer_id is not None:
+        where.append("d.deer_id = :deer_id")
+        params["deer_id"] = scope.deer_id
+    sql = (
+        "WITH sel AS (SELECT d.id, d.deer_id, d.image_id, d.confidence, "
+        f"{EFFECTIVE_CLASSIFICATION} AS cls, i.captured_at AT TIME ZONE 'UTC' AS ts, {SOLAR_HOUR} AS solar_hour, "
+        "i.location_id FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id "
+        f"WHERE {' AND '.join(where)}) "
+    )
+    return sql, params
