@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 
 class _Message(BaseModel):
@@ -29,10 +30,32 @@ class ReidBatchMessage(_Message):
     detection_ids: list[int] = Field(min_length=1, max_length=10_000)
 
 
-Message = Annotated[ExportJobMessage | ReidBatchMessage, Field(discriminator="type")]
+class BackfillShardMessage(_Message):
+    """One shard of a backfill run: re-score the stored embeddings of detections first..last (ids,
+    inclusive) that have an embedding (and were captured at or after `since`) against the current
+    gallery, and replace their score rows. Idempotent: a shard already done is skipped."""
+
+    type: Literal["reid.backfill"] = "reid.backfill"
+    run_id: str = Field(min_length=1, max_length=64)
+    shard: int = Field(ge=0)
+    first_detection_id: int = Field(ge=1)
+    last_detection_id: int = Field(ge=1)
+    since: datetime | None = None
+    threshold: float = Field(ge=0.0, le=1.0)
+    #: The Redis job (API-triggered runs) whose progress the shard reports, if any.
+    job_id: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _range(self) -> BackfillShardMessage:
+        if self.last_detection_id < self.first_detection_id:
+            raise ValueError("last_detection_id must be >= first_detection_id")
+        return self
+
+
+Message = Annotated[ExportJobMessage | ReidBatchMessage | BackfillShardMessage, Field(discriminator="type")]
 message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 
-def parse_message(body: str) -> ExportJobMessage | ReidBatchMessage:
+def parse_message(body: str) -> ExportJobMessage | ReidBatchMessage | BackfillShardMessage:
     """Parse an SQS body; raises pydantic.ValidationError for anything malformed."""
     return message_adapter.validate_json(body)

@@ -8,9 +8,12 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The one default re-identification threshold (cosine similarity). Tuned on the demo data set
-#: with `deertrack reid analyze`; override with REID_THRESHOLD.
-DEFAULT_REID_THRESHOLD = 0.80
+#: The one default re-identification threshold (cosine similarity). Tuned for the built-in embedder
+#: on the demo data set with `deertrack reid evaluate --sweep` (best open-set geometric mean among
+#: thresholds that do not multiply deer far beyond the true count); override with REID_THRESHOLD.
+DEFAULT_REID_THRESHOLD = 0.85
+#: template.yaml's BackfillSchedule default (a test keeps the two equal).
+DEFAULT_BACKFILL_SCHEDULE = "cron(0 3 * * ? *)"
 
 #: settings field -> the suffix template.yaml gives that resource's name.
 RESOURCE_SUFFIXES = {
@@ -61,6 +64,11 @@ class Settings(BaseSettings):
     presigned_url_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
     reid_threshold: float = Field(DEFAULT_REID_THRESHOLD, ge=0.0, le=1.0)
     reid_model_uri: str | None = None
+    #: When the nightly backfill re-scores detections (EventBridge rate(...) / cron(...), UTC); the
+    #: default is template.yaml's BackfillSchedule default.
+    backfill_schedule: str = Field(DEFAULT_BACKFILL_SCHEDULE, pattern=r"^(rate|cron)\(.+\)$")
+    #: Detections per backfill shard (one reid.backfill message, one transaction each).
+    backfill_shard_size: int = Field(500, ge=1, le=10_000)
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8001

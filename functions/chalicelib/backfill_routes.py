@@ -1,0 +1,133 @@
+"""Backfill and threshold-analysis API: POST /api/reid/backfill (202 + job), GET its status,
+GET /api/reid/analysis. Logic: deertrack.backfill.triggers and deertrack.analysis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.exceptions
+import redis
+from chalice import Blueprint, Response
+from pydantic import ValidationError
+
+from chalicelib.http_problems import answers_problems, json_response
+from deertrack import db, openapi
+from deertrack.analysis.threshold import ThresholdAnalysis, analyze
+from deertrack.backfill import triggers
+from deertrack.exports.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+from deertrack.jobs import TERMINAL, JobStore
+
+backfill_routes = Blueprint(__name__)
+
+ANY_CONTENT = ["*/*"]
+POLL_AFTER_SECONDS = 2
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        problems.append(Problem(field, error["type"], f"{field}: {error['msg']}"))
+    return problems
+
+
+def _body() -> dict[str, Any]:
+    raw = backfill_routes.current_request.raw_body
+    if not raw or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestInvalid([Problem("body", "json", f"body: not valid JSON ({exc})")]) from None
+    if not isinstance(body, dict):
+        raise RequestInvalid([Problem("body", "object", "body: must be a JSON object")])
+    return body
+
+
+@backfill_routes.route("/api/reid/backfill", methods=["POST"], content_types=ANY_CONTENT)
+@answers_problems
+def start_backfill() -> Response:
+    try:
+        request = triggers.BackfillRequest.model_validate(_body())
+    except ValidationError as exc:
+        raise RequestInvalid(_problems(exc)) from None
+    try:
+        accepted = triggers.start_backfill_job(request)
+    except db.DatabaseUnavailable as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis", exc) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise ServiceUnavailable("SQS", exc) from exc
+    except botocore.exceptions.ClientError as exc:
+        raise ServiceUnavailable("SQS", exc) from exc
+    return json_response(accepted.model_dump(mode="json"), 202,
+                         {"Location": accepted.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
+
+
+@backfill_routes.route("/api/reid/backfill/{job_id}", methods=["GET"])
+@answers_problems
+def get_backfill(job_id: str) -> Response:
+    try:
+        job = JobStore().get(job_id)
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis", exc) from exc
+    if job is None or job.type != triggers.JOB_TYPE:
+        raise NotFound(f"no backfill job {job_id} (unknown or expired)")
+    headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}
+    return json_response(triggers.job_view(job), 200, headers)
+
+
+@backfill_routes.route("/api/reid/analysis", methods=["GET"])
+@answers_problems
+def get_analysis() -> Response:
+    params = backfill_routes.current_request.query_params or {}
+    current: float | None = None
+    if "threshold" in params:
+        try:
+            current = float(params["threshold"])
+            if not 0.0 <= current <= 1.0:
+                raise ValueError
+        except ValueError:
+            raise RequestInvalid([Problem("threshold", "range", "threshold must be a number between 0 and 1")]) \
+                from None
+    try:
+        with db.connection() as con:
+            analysis = analyze(con, current_threshold=current)
+    except db.DatabaseUnavailable as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    return json_response(analysis.model_dump(mode="json"), 200)
+
+
+_PROBLEM_503 = openapi.Reply("Redis, SQS or PostgreSQL unreachable; nothing was started", ProblemBody,
+                             headers={"Retry-After": "Seconds to wait before retrying"})
+openapi.document(
+    "POST", "/api/reid/backfill", summary="Re-score stored embeddings against the current gallery", tags=("reid",),
+    description="Plans a backfill run (every detection with an embedding, or `since` / `limit`), puts its shards on "
+                "the reid queue and answers its job. Each detection's score rows are replaced whole, with the "
+                "threshold in force (or `threshold`). Images are never read again.",
+    request=triggers.BackfillRequest,
+    responses={
+        202: openapi.Reply("Backfill queued (completed at once when nothing is in scope)", triggers.BackfillAccepted,
+                           headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
+        400: openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody),
+        503: _PROBLEM_503,
+    },
+)
+openapi.document(
+    "GET", "/api/reid/backfill/{job_id}", summary="Status and progress of a backfill job", tags=("reid",),
+    description="queued → processing → completed | failed; progress counts re-scored detections.",
+    responses={200: openapi.Reply("The job", triggers.BackfillJobView),
+               404: openapi.Reply("Unknown or expired backfill job", ProblemBody), 503: _PROBLEM_503},
+)
+openapi.document(
+    "GET", "/api/reid/analysis", summary="Threshold analysis of the score log", tags=("reid",),
+    description="Score distributions of matched and unmatched pairs; for each candidate threshold the assignment "
+                "rate and new deer, and where true identities are known precision, recall and open-set "
+                "accuracies; a recommended threshold with its reason (`deertrack reid analyze` writes the same as "
+                "a report with plots).",
+    query=(openapi.Header("threshold", "the threshold to compare with (default REID_THRESHOLD)"),),
+    responses={200: openapi.Reply("The analysis", ThresholdAnalysis),
+               400: openapi.Reply("Invalid threshold", ProblemBody), 503: _PROBLEM_503},
+)

@@ -1,0 +1,2 @@
+"""Threshold analysis of the re-ID score log: what each candidate threshold would do, and how well
+it would do it where true identities are known (`deertrack reid analyze`, GET /api/reid/analysis)."""

@@ -1,0 +1,62 @@
+"""What a backfill covers: detections with a stored embedding, optionally captured since a date and
+at most N of them (lowest ids first), and the threshold their rows are decided with."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from deertrack.reid.scoring import round_threshold
+from deertrack.settings import get_settings
+
+
+def date_as_midnight(value: object) -> object:
+    """A date (or "YYYY-MM-DD") means its midnight UTC; anything else is left to pydantic."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time(0), tzinfo=UTC)
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+        except ValueError:
+            return value
+    return value
+
+
+class BackfillScope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Only detections whose image was captured at or after this moment (a date means its midnight UTC).
+    since: datetime | None = None
+    #: At most this many detections (lowest ids first).
+    limit: int | None = Field(None, ge=1, le=100_000_000)
+    #: threshold_used / matched decision; None means REID_THRESHOLD.
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, value: object) -> object:
+        return date_as_midnight(value)
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @property
+    def whole_log(self) -> bool:
+        """Every detection with an embedding: the only scope that may replace the log in one swap."""
+        return self.since is None and self.limit is None
+
+    def resolved_threshold(self) -> float:
+        return round_threshold(get_settings().reid_threshold if self.threshold is None else self.threshold)
+
+    def describe(self) -> str:
+        parts = ["every detection with an embedding"]
+        if self.since is not None:
+            parts.append(f"captured since {self.since.isoformat()}")
+        if self.limit is not None:
+            parts.append(f"at most {self.limit}")
+        return ", ".join(parts) + f"; threshold {self.resolved_threshold():.4f}"

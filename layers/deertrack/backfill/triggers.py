@@ -1,0 +1,147 @@
+"""The queued triggers of a backfill: the nightly schedule and the API job. Both plan a run and put
+its shards on the reid queue; the worker does the rest (gpu_batch/backfill_job.py)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from deertrack.backfill import runner, runs
+from deertrack.backfill.scope import BackfillScope, date_as_midnight
+from deertrack.jobs import Job, JobStatus, JobStore, new_job_id
+from deertrack.logs import logger
+from deertrack.settings import get_settings
+
+JOB_TYPE = "backfill"
+#: A scheduled run still going after this long is taken for dead and abandoned by the next one.
+STALE_AFTER_HOURS = 6
+
+
+# ------------------------------------------------------------------------------------------ schedule
+
+
+def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The nightly run: every detection with an embedding, in shards on the reid queue.
+
+    Skipped while the previous scheduled run is still being worked on (updated in the last
+    STALE_AFTER_HOURS hours); an older unfinished one is abandoned.
+    """
+    settings = get_settings()
+    fired_at = (event or {}).get("time")
+    with runner.connection() as con:
+        active = con.run(
+            "SELECT id, updated_at > now() - make_interval(hours => :hours) FROM backfill_runs"
+            " WHERE trigger = 'schedule' AND status = 'running' ORDER BY started_at DESC",
+            hours=STALE_AFTER_HOURS,
+        )
+        for run_id, fresh in active:
+            if fresh:
+                logger.warning("nightly backfill skipped: the previous one is still running",
+                               extra={"run_id": run_id, "scheduled_time": fired_at})
+                return {"skipped": True, "run_id": run_id}
+            runs.finish_run(con, run_id, "abandoned", f"no progress for {STALE_AFTER_HOURS} hours")
+        state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=settings.backfill_shard_size,
+                                   queue_name=settings.reid_queue_name)
+    logger.info("nightly backfill enqueued", extra={"run_id": state.run_id, "shards": state.total_shards,
+                                                    "detections": state.total_detections,
+                                                    "threshold": state.threshold, "scheduled_time": fired_at,
+                                                    "queue": settings.reid_queue_name})
+    return {"skipped": False, "run_id": state.run_id, "shards": state.total_shards,
+            "detections": state.total_detections}
+
+
+# ------------------------------------------------------------------------------------------ API job
+
+
+class BackfillRequest(BaseModel):
+    """Body of POST /api/reid/backfill (all optional: an empty body re-scores everything)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = Field(None, description="only detections captured on or after this date "
+                                         "(YYYY-MM-DD, midnight UTC) or ISO timestamp")
+    limit: int | None = Field(None, ge=1, le=100_000_000, description="at most this many detections")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="default REID_THRESHOLD")
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, value: object) -> object:
+        return date_as_midnight(value)
+
+    def scope(self) -> BackfillScope:
+        return BackfillScope(since=self.since, limit=self.limit, threshold=self.threshold)
+
+
+class BackfillAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    status_url: str
+    run_id: str
+    total_detections: int
+    shards: int
+    threshold: float
+
+
+class BackfillProgress(BaseModel):
+    processed: int = Field(description="detections re-scored")
+    total: int
+    percent: float
+
+
+class BackfillJobView(BaseModel):
+    job_id: str
+    status: JobStatus
+    progress: BackfillProgress
+    request: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    error: str | None
+
+
+def status_url(job_id: str) -> str:
+    return f"/api/reid/backfill/{job_id}"
+
+
+def start_backfill_job(request: BackfillRequest, store: JobStore | None = None) -> BackfillAccepted:
+    """Plan the run, create its job (status in Redis), enqueue its shards. The job id is the run id."""
+    store = store or JobStore()
+    scope = request.scope()
+    job_id = new_job_id()
+    settings = get_settings()
+
+    def create_job(state: runs.RunState) -> None:
+        store.create(JOB_TYPE, request.model_dump(mode="json"), job_id=job_id, total=state.total_detections,
+                     total_detections=state.total_detections)
+
+    try:
+        with runner.connection() as con:
+            state = runner.enqueue_run(con, scope, trigger="api", shard_size=settings.backfill_shard_size,
+                                       run_id=job_id, job_id=job_id, queue_name=settings.reid_queue_name,
+                                       on_planned=create_job)
+    except Exception as exc:
+        # The run is marked failed by enqueue_run; its job, if it was created, must not stay queued.
+        with suppress(Exception):
+            store.transition(job_id, JobStatus.FAILED, error=f"could not enqueue the backfill: {exc}"[:1000])
+        raise
+    job = store.get(job_id)
+    if state.total_shards == 0 and job is not None and not job.is_terminal:
+        store.transition(job_id, JobStatus.PROCESSING)
+        job = store.transition(job_id, JobStatus.COMPLETED)
+    return BackfillAccepted(job_id=job_id, status=job.status if job else JobStatus.QUEUED,
+                            status_url=status_url(job_id), run_id=state.run_id, total_detections=state.total_detections,
+                            shards=state.total_shards, threshold=state.threshold)
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    return BackfillJobView(
+        job_id=job.job_id, status=job.status,
+        progress=BackfillProgress(processed=job.progress.processed, total=job.progress.total,
+                                  percent=job.progress.percent),
+        request=job.request, created_at=job.created_at, updated_at=job.updated_at,
+        completed_at=job.completed_at, expires_at=job.expires_at, error=job.error,
+    ).model_dump(mode="json")
