@@ -221,6 +221,63 @@ class Supervised:
         self.request_stop()
         self.wait_stopped()
 
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the supervising thread to end (a `restart=False` child that finished, or a stop);
+        the child's last exit code, or None while it is still running."""
+        self._thread.join(timeout)
+        if self._thread.is_alive() or not self.exit_codes:
+            return None
+        return self.exit_codes[-1]
+
+
+class CommandChain:
+    """Commands run once each, one after another, in the background; a step that fails ends the chain
+    (later steps depend on it). Stopping stops the step in hand and runs no more."""
+
+    def __init__(self, name: str, steps: Sequence[tuple[str, Sequence[str]]], *, stop_timeout: float = 5.0) -> None:
+        self.name = name
+        self.steps = [(step, list(argv)) for step, argv in steps]
+        self.stop_timeout = stop_timeout
+        self.exit_codes: dict[str, int | None] = {}
+        self._current: Supervised | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"chain-{name}", daemon=True)
+
+    def start(self) -> CommandChain:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for step, argv in self.steps:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._current = Supervised(step, argv, restart=False, stop_timeout=self.stop_timeout).start()
+            code = self._current.wait()
+            self.exit_codes[step] = code
+            if self._stopping.is_set():
+                return
+            if code != 0:
+                later = [name for name, _ in self.steps[len(self.exit_codes):]]
+                logger.error("step failed; the steps after it were not run",
+                             extra={"chain": self.name, "step": step, "exit_code": code, "not_run": later})
+                return
+        logger.info("all steps finished", extra={"chain": self.name, "steps": list(self.exit_codes)})
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the chain to end; whether it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            current = self._current
+        if current is not None:
+            current.stop()
+        self._thread.join(self.stop_timeout + 10)
+
 
 def stop_all(children: Sequence[Supervised]) -> None:
     """Stop several children at once: all are asked first, then each is waited for."""

@@ -27,6 +27,10 @@ from infra.template import TEMPLATE_PATH
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
 DEFAULT_EMULATOR_PORT = 5001
 WORKERS = ("exports", "reid")
+#: `deertrack up --demo`, in the background and in order: the data set and its pictures, the embedding
+#: of every detection from its picture (deer profiles follow), then one backfill so the score log
+#: holds every detection against every deer (what threshold analysis and the reports read).
+DEMO_STEPS = (("seed", "--demo"), ("reid", "embed"), ("backfill",))
 
 
 class StackError(RuntimeError):
@@ -245,24 +249,22 @@ class LocalStack:
                 logger.warning("no `deertrack worker` command for this worker yet; not started",
                                extra={"worker": name})
                 continue
-            # A worker finishes the message in hand on SIGTERM (its long poll is up to 20 s): give it 25 s.
+            # On SIGTERM an idle worker stops at once; one with a message in hand finishes it first: give it 25 s.
             workers.append(Supervised(f"worker {name}", cli_argv("worker", name), stop_timeout=25).start())
             self.state.workers.append(name)
         if workers:
             self._on_stop("batch workers", lambda: stop_all(workers))
 
     def _demo(self) -> None:
-        from infra.processes import Supervised, cli_argv, cli_has
+        from infra.processes import CommandChain, cli_argv
 
         if not self.options.demo:
             return
-        if not cli_has("seed"):
-            logger.warning("--demo: there is no `deertrack seed` command yet; no demo data loaded")
-            self.state.notes.append("demo data: not available (no `deertrack seed` command)")
-            return
-        seeding = Supervised("seed --demo", cli_argv("seed", "--demo"), restart=False, stop_timeout=5).start()
-        self._on_stop("demo seeding", seeding.stop)
-        self.state.notes.append("demo data: `deertrack seed --demo` runs in the background")
+        steps = [(" ".join(argv), cli_argv(*argv)) for argv in DEMO_STEPS]
+        loading = CommandChain("demo data", steps).start()
+        self._on_stop("demo data", loading.stop)
+        self.state.notes.append("demo data: " + ", then ".join(f"`deertrack {step}`" for step, _ in steps)
+                                + " run in the background")
 
     def start(self) -> None:
         """Bring everything up; on any failure raise StackError (the caller runs stop())."""

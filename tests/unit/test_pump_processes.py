@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
-from infra.processes import Supervised, cli_argv, cli_has, pid_alive, spawn, stop_group
+from infra.processes import CommandChain, Supervised, cli_argv, cli_has, pid_alive, spawn, stop_group
 
 
 def test_cli_has_finds_commands_by_path() -> None:
@@ -61,3 +62,37 @@ def test_supervised_stop_ends_a_running_child() -> None:
     sleeper.stop()
     assert not pid_alive(pid)
     assert sleeper.exit_codes == [-signal.SIGTERM]
+
+
+def _step(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_command_chain_runs_steps_in_order(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    chain = CommandChain("demo", [(word, _step(f"open({str(log)!r}, 'a').write({word!r})")) for word in "abc"]).start()
+    assert chain.wait(60)
+    assert log.read_text() == "abc"
+    assert chain.exit_codes == {"a": 0, "b": 0, "c": 0}
+
+
+def test_command_chain_stops_at_a_failed_step(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    chain = CommandChain("demo", [("ok", _step("pass")), ("fails", _step("import sys; sys.exit(4)")),
+                                  ("never", _step(f"open({str(marker)!r}, 'w')"))]).start()
+    assert chain.wait(60)
+    assert chain.exit_codes == {"ok": 0, "fails": 4}
+    assert not marker.exists()
+
+
+def test_command_chain_stop_ends_the_step_in_hand_and_runs_no_more(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    chain = CommandChain("demo", [("sleeps", _step("import time; time.sleep(300)")),
+                                  ("never", _step(f"open({str(marker)!r}, 'w')"))], stop_timeout=5).start()
+    while chain._current is None or chain._current.process is None:
+        threading.Event().wait(0.01)
+    pid = chain._current.process.pid
+    chain.stop()
+    assert chain.wait(0)
+    assert not pid_alive(pid)
+    assert not marker.exists()
