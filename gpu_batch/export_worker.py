@@ -22,9 +22,7 @@ the queue's visibility timeout (plus a grace for the redelivery to claim it firs
 
 from __future__ import annotations
 
-import signal
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +40,7 @@ from deertrack.settings import get_settings
 from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
 from gpu_batch.job_run import CheckpointHook, ExportFailed, JobCancelled, JobRun
+from gpu_batch.stop_signal import StopSignal
 
 #: The rendered file stays in memory up to this size, then spills to a temporary file on disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -75,8 +74,6 @@ class ExportWorker:
         self.queue_name = queue_name or get_settings().exports_queue_name
         self.on_checkpoint = on_checkpoint
         self._last_reap = 0.0
-        #: True while waiting on the long poll: a stop signal then ends the wait at once.
-        self.polling = False
 
     # ------------------------------------------------------------------ one message
     def process_message(self, message: Received) -> Outcome:
@@ -222,8 +219,9 @@ class ExportWorker:
         return reap_stale_jobs(self.store, stale_after, now)
 
     # ------------------------------------------------------------------ loop
-    def run(self, stop: threading.Event, wait_seconds: int = 20) -> None:
+    def run(self, signals: StopSignal, wait_seconds: int = 20) -> None:
         logger.info("export worker started", extra={"queue": self.queue_name})
+        stop = signals.stop
         while not stop.is_set():
             if time.monotonic() - self._last_reap >= REAP_EVERY_SECONDS:
                 self._last_reap = time.monotonic()
@@ -232,17 +230,13 @@ class ExportWorker:
                 except Exception:  # noqa: BLE001 - the reaper must never stop the worker
                     logger.exception("export reaper failed")
             try:
-                self.polling = True
-                try:
-                    messages = receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds)
-                finally:
-                    self.polling = False
-            except _StopPolling:
-                break
+                messages = signals.poll(lambda: receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds))
             except Exception:  # noqa: BLE001 - SQS down: wait, then poll again
                 logger.exception("cannot receive from the exports queue; retrying in 5 s")
                 stop.wait(5)
                 continue
+            if messages is None:  # a stop signal ended the idle wait
+                break
             for message in messages:
                 try:
                     self.process_message(message)
@@ -250,10 +244,6 @@ class ExportWorker:
                     logger.exception("export message not handled; the queue will redeliver it",
                                      extra={"message_id": message.message_id})
         logger.info("export worker stopped", extra={"queue": self.queue_name})
-
-
-class _StopPolling(BaseException):
-    """Raised by the stop signal handler to end an idle long poll (never while a job is in hand)."""
 
 
 def process_message(message: Received, on_checkpoint: CheckpointHook | None = None) -> Outcome:
@@ -315,8 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Render export jobs from the exports queue into S3.")
     parser.add_argument("--once", action="store_true", help="handle what is on the queue now, then exit")
     parser.add_argument("--reap", action="store_true", help="fail stale processing jobs once, then exit")
-    parser.add_argument("--wait", type=int, default=20, choices=range(0, 21), metavar="0-20",
-                        help="long-poll seconds (default 20)")
+    parser.add_argument("--wait-seconds", type=int, default=20, choices=range(0, 21), metavar="0-20",
+                        help="SQS long-poll wait (default 20)")
     args = parser.parse_args(argv)
     worker = ExportWorker()
     if args.reap:
@@ -325,22 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.once:
         handled = 0
-        while messages := receive(worker.queue_name, max_messages=1, wait_seconds=min(args.wait, 1)):
+        while messages := receive(worker.queue_name, max_messages=1, wait_seconds=min(args.wait_seconds, 1)):
             for message in messages:
                 worker.process_message(message)
                 handled += 1
         print(f"handled {handled} export messages")
         return 0
-    stop = threading.Event()
-
-    def on_signal(*_: object) -> None:
-        stop.set()
-        if worker.polling:  # idle: end the long poll now; a job in hand is finished first
-            raise _StopPolling
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    worker.run(stop, wait_seconds=args.wait)
+    worker.run(StopSignal().install(), wait_seconds=args.wait_seconds)
     return 0
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -28,6 +26,7 @@ from deertrack.queues import Received, delete, queue_url, receive
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.pipeline import ReidSummary, reidentify
 from deertrack.settings import get_settings
+from gpu_batch.stop_signal import StopSignal
 
 
 @dataclass(frozen=True)
@@ -93,18 +92,21 @@ class ReidWorker:
         self.queue_name = queue_name or get_settings().reid_queue_name
         self.embedder = embedder
 
-    def run(self, stop: threading.Event, wait_seconds: int = 20, once: bool = False) -> int:
+    def run(self, signals: StopSignal, wait_seconds: int = 20, once: bool = False) -> int:
         embedder = self.embedder or current_embedder()
         logger.info("re-ID worker started", extra={"queue": self.queue_name, "model": embedder.name,
                                                    "device": str(embedder.device)})
         handled = 0
+        stop = signals.stop
         while not stop.is_set():
             try:
-                messages = receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds)
+                messages = signals.poll(lambda: receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds))
             except Exception:  # noqa: BLE001 - SQS unreachable: wait, then poll again
                 logger.exception("cannot receive from the reid queue; retrying in 5 s")
                 stop.wait(5)
                 continue
+            if messages is None:  # a stop signal ended the idle wait
+                break
             for message in messages:
                 try:
                     process_one_message(message, embedder=embedder, queue_name=self.queue_name)
@@ -126,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-seconds", type=int, default=20, choices=range(0, 21), metavar="0-20",
                         help="SQS long-poll wait (default 20)")
     args = parser.parse_args(argv or [])
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    ReidWorker().run(stop, wait_seconds=args.wait_seconds, once=args.once)
+    ReidWorker().run(StopSignal().install(), wait_seconds=args.wait_seconds, once=args.once)
     return 0
 
 

@@ -5,13 +5,13 @@ message → the re-ID worker loop → deer, their sightings and the score log, r
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from deertrack.settings import get_settings
 from deertrack.storage import put_bytes
 from gpu_batch.reid_worker import ReidWorker
+from gpu_batch.stop_signal import StopSignal
 from infra.pump import EventPump
 from tests.conftest import reset_caches
 from tests.reid_helpers import HEIGHT, STEADY_THRESHOLD, WIDTH, add_location, at, deer_photo, http, put_image
@@ -40,7 +40,7 @@ def test_megadetector_card_to_deer_over_http(api, monkeypatch) -> None:
     assert "ImageEventsFunction" not in " ".join(pump.skipped)
     assert report is not None
 
-    ReidWorker().run(threading.Event(), wait_seconds=0, once=True)
+    ReidWorker().run(StopSignal(), wait_seconds=0, once=True)
 
     status, page = http("GET", f"{api}/api/deer")
     assert status == 200 and page["total"] == 2, page

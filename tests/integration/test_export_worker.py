@@ -266,7 +266,7 @@ def test_worker_command_handles_the_queue_once(data, capsys) -> None:
     from deertrack.cli import main
 
     first, second = enqueue("pdf", SEASONAL), enqueue("pdf", {**SEASONAL, "group_by": "week"})
-    assert main(["worker", "exports", "--once", "--wait", "1"]) == 0
+    assert main(["worker", "exports", "--once", "--wait-seconds", "1"]) == 0
     assert "handled 2 export messages" in capsys.readouterr().out
     assert {JobStore().get(j).status for j in (first, second)} == {JobStatus.COMPLETED}
 
@@ -279,8 +279,8 @@ def test_worker_process_renders_jobs_and_stops_on_sigterm(data) -> None:
     import time
 
     job_id = enqueue("pdf", SEASONAL)
-    worker = subprocess.Popen([sys.executable, "-m", "gpu_batch.export_worker", "--wait", "20"], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "gpu_batch.export_worker", "--wait-seconds", "20"],
+                              env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and JobStore().get(job_id).status is not JobStatus.COMPLETED:
