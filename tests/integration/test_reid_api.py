@@ -225,9 +225,13 @@ def test_patch_corrections_move_counts_and_profiles(api, embedder, strict) -> No
     for payload, field, rule in (({}, "body", "value_error"), ({"deer_id": 99}, "deer_id", "known_deer"),
                                  ({"corrected_classification": "elk"}, "corrected_classification", "literal_error"),
                                  ({"is_valid": None}, "body", "value_error"),
-                                 ({"colour": 1}, "colour", "extra_forbidden")):
+                                 ({"colour": 1}, "colour", "extra_forbidden"),
+                                 ({"deer_id": 3}, "deer_id", "sex_match")):  # a doe detection, deer 3 a buck
         status, body = http("PATCH", f"{api}/api/detections/{moved}", payload)
         assert status == 400 and (body["details"][0]["field"], body["details"][0]["rule"]) == (field, rule), body
+    # the same reassignment with the classification corrected in the same request is accepted
+    status, body = http("PATCH", f"{api}/api/detections/{moved}", {"deer_id": 3, "corrected_classification": "buck"})
+    assert status == 200 and body["deer"]["id"] == 3 and body["effective_classification"] == "buck", body
     status, body = http("PATCH", f"{api}/api/detections/999", {"is_valid": False})
     assert status == 404
 

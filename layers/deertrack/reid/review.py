@@ -2,6 +2,8 @@
 
 * `corrected_classification`: the sex/age class a person sees (null clears it).
 * `deer_id`: the detection belongs to that deer; recorded as truth (detection_truth, source 'review').
+  The deer's sex must suit the detection's class (the worker's rule: `unknown` suits anything),
+  after the same request's `corrected_classification`.
 * `is_valid`: false removes the detection from its deer's counts and profile (true puts it back).
 
 Every deer the change touches is rebuilt from its remaining valid detections (count, first/last
@@ -20,6 +22,7 @@ from deertrack.exports.problems import NotFound, Problem, RequestInvalid
 from deertrack.logs import logger
 from deertrack.reid.assignment import lock_gallery
 from deertrack.reid.profiles import rebuild_deer
+from deertrack.reid.scoring import sex_match
 
 
 class DetectionPatch(BaseModel):
@@ -49,16 +52,27 @@ def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: Detecti
     fields = patch.model_fields_set
     with transaction(con):
         lock_gallery(con)
-        rows = con.run("SELECT deer_id, is_valid, reid_status FROM detections WHERE id = :id FOR UPDATE",
-                       id=detection_id)
+        rows = con.run("SELECT deer_id, coalesce(corrected_classification, classification) FROM detections"
+                       " WHERE id = :id FOR UPDATE", id=detection_id)
         if not rows:
             raise NotFound(f"no detection {detection_id}")
-        old_deer, _, _ = rows[0]
+        old_deer, classification = rows[0]
+        if "corrected_classification" in fields:
+            classification = patch.corrected_classification or con.run(
+                "SELECT classification FROM detections WHERE id = :id", id=detection_id)[0][0]
         touched: set[int] = set()
         notes = []
         if "deer_id" in fields and patch.deer_id is not None:
-            if not con.run("SELECT 1 FROM deer WHERE id = :id", id=patch.deer_id):
+            deer = con.run("SELECT name, sex FROM deer WHERE id = :id", id=patch.deer_id)
+            if not deer:
                 raise RequestInvalid([Problem("deer_id", "known_deer", f"deer_id: no deer {patch.deer_id}")])
+            name, sex = deer[0]
+            if not sex_match(classification, sex):
+                raise RequestInvalid([Problem(
+                    "deer_id", "sex_match",
+                    f"deer_id: deer {patch.deer_id} ({name}) is a {sex} and detection {detection_id} is a"
+                    f" {classification}; pick a {classification} deer, or correct the classification in the"
+                    " same request (corrected_classification)")])
             if patch.deer_id != old_deer:
                 con.run("UPDATE detections SET deer_id = :deer, reid_status = 'assigned', updated_at = now()"
                         " WHERE id = :id", deer=patch.deer_id, id=detection_id)
