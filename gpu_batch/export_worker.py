@@ -35,12 +35,12 @@ from deertrack.exports.cancellation import export_prefix
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
-from deertrack.queues import Received, delete, queue_url, receive
+from deertrack.queues import Received, delete, queue_url
 from deertrack.settings import get_settings
 from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
 from gpu_batch.job_run import CheckpointHook, ExportFailed, JobCancelled, JobRun
-from gpu_batch.stop_signal import StopSignal
+from gpu_batch.queue_loop import StopSignal, consume
 
 #: The rendered file stays in memory up to this size, then spills to a temporary file on disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -219,30 +219,19 @@ class ExportWorker:
         return reap_stale_jobs(self.store, stale_after, now)
 
     # ------------------------------------------------------------------ loop
+    def _reap_now_and_then(self) -> None:
+        if time.monotonic() - self._last_reap < REAP_EVERY_SECONDS:
+            return
+        self._last_reap = time.monotonic()
+        try:
+            self.reap()
+        except Exception:  # noqa: BLE001 - the reaper must never stop the worker
+            logger.exception("export reaper failed")
+
     def run(self, signals: StopSignal, wait_seconds: int = 20) -> None:
         logger.info("export worker started", extra={"queue": self.queue_name})
-        stop = signals.stop
-        while not stop.is_set():
-            if time.monotonic() - self._last_reap >= REAP_EVERY_SECONDS:
-                self._last_reap = time.monotonic()
-                try:
-                    self.reap()
-                except Exception:  # noqa: BLE001 - the reaper must never stop the worker
-                    logger.exception("export reaper failed")
-            try:
-                messages = signals.poll(lambda: receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds))
-            except Exception:  # noqa: BLE001 - SQS down: wait, then poll again
-                logger.exception("cannot receive from the exports queue; retrying in 5 s")
-                stop.wait(5)
-                continue
-            if messages is None:  # a stop signal ended the idle wait
-                break
-            for message in messages:
-                try:
-                    self.process_message(message)
-                except Exception:  # noqa: BLE001 - e.g. Redis down: the queue redelivers the message
-                    logger.exception("export message not handled; the queue will redeliver it",
-                                     extra={"message_id": message.message_id})
+        consume(self.queue_name, self.process_message, signals, wait_seconds=wait_seconds,
+                between_polls=self._reap_now_and_then)
         logger.info("export worker stopped", extra={"queue": self.queue_name})
 
 
@@ -314,11 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reaped {job_id}")
         return 0
     if args.once:
-        handled = 0
-        while messages := receive(worker.queue_name, max_messages=1, wait_seconds=min(args.wait_seconds, 1)):
-            for message in messages:
-                worker.process_message(message)
-                handled += 1
+        handled = consume(worker.queue_name, worker.process_message, StopSignal().install(),
+                          wait_seconds=min(args.wait_seconds, 1), once=True)
         print(f"handled {handled} export messages")
         return 0
     worker.run(StopSignal().install(), wait_seconds=args.wait_seconds)

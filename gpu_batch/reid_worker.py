@@ -22,11 +22,11 @@ from pydantic import ValidationError
 from deertrack.aws import client
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage, ReidBatchMessage, parse_message
-from deertrack.queues import Received, delete, queue_url, receive
+from deertrack.queues import Received, delete, queue_url
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.pipeline import ReidSummary, reidentify
 from deertrack.settings import get_settings
-from gpu_batch.stop_signal import StopSignal
+from gpu_batch.queue_loop import StopSignal, consume
 
 
 @dataclass(frozen=True)
@@ -96,27 +96,9 @@ class ReidWorker:
         embedder = self.embedder or current_embedder()
         logger.info("re-ID worker started", extra={"queue": self.queue_name, "model": embedder.name,
                                                    "device": str(embedder.device)})
-        handled = 0
-        stop = signals.stop
-        while not stop.is_set():
-            try:
-                messages = signals.poll(lambda: receive(self.queue_name, max_messages=1, wait_seconds=wait_seconds))
-            except Exception:  # noqa: BLE001 - SQS unreachable: wait, then poll again
-                logger.exception("cannot receive from the reid queue; retrying in 5 s")
-                stop.wait(5)
-                continue
-            if messages is None:  # a stop signal ended the idle wait
-                break
-            for message in messages:
-                try:
-                    process_one_message(message, embedder=embedder, queue_name=self.queue_name)
-                    handled += 1
-                except Exception:  # noqa: BLE001 - the queue redelivers it; after maxReceiveCount, DLQ
-                    logger.exception("re-ID message not handled; the queue will redeliver it",
-                                     extra={"message_id": message.message_id,
-                                            "receive_count": message.receive_count})
-            if once and not messages:
-                break
+        handled = consume(self.queue_name,
+                          lambda message: process_one_message(message, embedder=embedder, queue_name=self.queue_name),
+                          signals, wait_seconds=wait_seconds, once=once)
         logger.info("re-ID worker stopped", extra={"queue": self.queue_name, "handled": handled})
         return handled
 

@@ -96,22 +96,26 @@ def _clear_database(database_url: str) -> None:
             con.run("TRUNCATE " + ", ".join(db.quote_ident(t) for t in tables) + " RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture
-def stack(_services: Stack) -> Iterator[Stack]:
-    """A clean slate for one test: empty tables, no keys under the prefix, fresh AWS resources."""
+def clean_slate(services: Stack) -> None:
+    """Empty tables, no keys under the prefix, a reset emulator with fresh AWS resources."""
     import urllib.request
 
     from infra.resources import create_resources
-
-    urllib.request.urlopen(
-        urllib.request.Request(f"{_services.emulator_url}/moto-api/reset", method="POST"), timeout=10
-    ).close()
-    reset_caches()
-    _clear_database(_services.database_url)
-    _clear_redis()
     from infra.template import declarations
 
+    urllib.request.urlopen(
+        urllib.request.Request(f"{services.emulator_url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    reset_caches()
+    _clear_database(services.database_url)
+    _clear_redis()
     create_resources(declarations("test"))
+
+
+@pytest.fixture
+def stack(_services: Stack) -> Iterator[Stack]:
+    """A clean slate for one test (see clean_slate)."""
+    clean_slate(_services)
     yield _services
     reset_caches()
 

@@ -9,13 +9,13 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pg8000.native
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
 from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.sqs_batches import process_records
 from deertrack import db, openapi
 from deertrack.exports.body import load_json
 from deertrack.exports.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
@@ -163,14 +163,7 @@ def _import_record(record: SQSRecord) -> None:
 
 def process_image_events(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """MegaDetector results files put under detections/: import each; failed records are retried."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    result = process_partial_response(event=event, record_handler=_import_record, processor=processor,
-                                      context=context)
-    failures = result.get("batchItemFailures", [])
-    if failures:
-        logger.warning("image events to retry", extra={"failed": len(failures),
-                                                       "records": len(event.get("Records", []))})
-    return dict(result)
+    return process_records(event, context, _import_record, left_for_later="image events to retry")
 
 
 # ------------------------------------------------------------------------------------------ OpenAPI

@@ -8,12 +8,13 @@ recorded, so the record is reported in `batchItemFailures` and delivered again l
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.sqs_batches import process_records
 from deertrack.export_failures import handle_dead_letter
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
@@ -29,10 +30,5 @@ def handle_record(record: SQSRecord) -> None:
 
 
 def process_exports_dead_letters(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    result = process_partial_response(event=event, record_handler=handle_record, processor=processor,
-                                      context=context)
-    if result.get("batchItemFailures"):
-        logger.error("dead export messages left for later: Redis unreachable",
-                     extra={"failed": len(result["batchItemFailures"])})
-    return dict(result)
+    return process_records(event, context, handle_record, level=logging.ERROR,
+                           left_for_later="dead export messages left for later: Redis unreachable")

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.sqs_batches import process_records
 from deertrack.exports.s3_requests import handle_object
-from deertrack.logs import logger
 from deertrack.s3_events import objects_in
 
 
@@ -25,11 +24,4 @@ def handle_record(record: SQSRecord) -> None:
 
 def process_export_requests(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """{"batchItemFailures": [{"itemIdentifier": messageId}, ...]} for the records to deliver again."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    result = process_partial_response(event=event, record_handler=handle_record, processor=processor,
-                                      context=context)
-    failures = result.get("batchItemFailures", [])
-    if failures:
-        logger.warning("export requests to retry", extra={"failed": len(failures),
-                                                          "records": len(event.get("Records", []))})
-    return dict(result)
+    return process_records(event, context, handle_record, left_for_later="export requests to retry")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pg8000.native
 
-from deertrack.exports.selection import EFFECTIVE_CLASSIFICATION, SELECTION_FROM, Selection
+from deertrack.detection_filters import EFFECTIVE_CLASSIFICATION
+from deertrack.exports.selection import SELECTION_FROM, Selection
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ import pytest
 from deertrack import db
 from deertrack.exports.schemas import today_utc
 from infra.api_server import ApiServer
-from infra.resources import create_resources
-from infra.template import declarations
-from tests.conftest import Stack, _clear_database, _clear_redis, reset_caches
+from tests.conftest import Stack, clean_slate, reset_caches
 from tests.export_api_client import PDF, ZIP_FILTERS, call, export_messages, redis_keys, seed
 
 pytestmark = pytest.mark.integration
@@ -28,15 +26,7 @@ PERIODS = [{"label": "Rut", "start_date": "2024-10-15", "end_date": "2024-11-30"
 
 @pytest.fixture(scope="module")
 def rules_api(_services: Stack) -> Iterator[str]:
-    import urllib.request
-
-    urllib.request.urlopen(
-        urllib.request.Request(f"{_services.emulator_url}/moto-api/reset", method="POST"), timeout=10
-    ).close()
-    reset_caches()
-    _clear_database(_services.database_url)
-    _clear_redis()
-    create_resources(declarations("test"))
+    clean_slate(_services)
     with db.connection() as con:
         seed(con)  # detection ids 1-6, location ids 1-2, deer ids 1-2
     server = ApiServer(port=0).start()

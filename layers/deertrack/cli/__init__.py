@@ -19,6 +19,17 @@ class CommandError(RuntimeError):
         self.code = code
 
 
+def unit_interval(text: str) -> float:
+    """argparse type of thresholds and confidences: a number in 0..1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deertrack.cli import commands
 

@@ -26,11 +26,10 @@ from typing import Any
 import pg8000.native
 from pydantic import BaseModel
 
+from deertrack.detection_filters import detection_conditions
+
 #: The tables a selection's WHERE clause refers to: detections `d`, their images `i`.
 SELECTION_FROM = "detections d JOIN images i ON i.id = d.image_id"
-
-#: The classification exports and reports count: a person's correction wins over the detector's.
-EFFECTIVE_CLASSIFICATION = "COALESCE(d.corrected_classification, d.classification)"
 
 
 def _as_date(value: Any) -> date | None:
@@ -77,26 +76,12 @@ class Selection:
         """(SQL condition over SELECTION_FROM, its named parameters for pg8000.native)."""
         if self.detection_ids is not None:
             return "d.id = ANY(CAST(:detection_ids AS BIGINT[]))", {"detection_ids": list(self.detection_ids)}
-        conditions = ["d.is_valid"]
-        params: dict[str, Any] = {}
-        if self.start_date is not None:
-            conditions.append("i.captured_at >= :start_at")
-            params["start_at"] = datetime.combine(self.start_date, time.min, tzinfo=UTC)
-        if self.end_date is not None:
-            conditions.append("i.captured_at < :end_before")
-            params["end_before"] = datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=UTC)
-        if self.location_ids:
-            conditions.append("i.location_id = ANY(CAST(:location_ids AS INTEGER[]))")
-            params["location_ids"] = list(self.location_ids)
-        if self.deer_ids:
-            conditions.append("d.deer_id = ANY(CAST(:deer_ids AS INTEGER[]))")
-            params["deer_ids"] = list(self.deer_ids)
-        if self.classifications:
-            conditions.append(f"{EFFECTIVE_CLASSIFICATION} = ANY(CAST(:classifications AS TEXT[]))")
-            params["classifications"] = list(self.classifications)
-        if self.min_confidence is not None:
-            conditions.append("d.confidence >= CAST(:min_confidence AS REAL)")
-            params["min_confidence"] = self.min_confidence
+        conditions, params = detection_conditions(
+            start_at=None if self.start_date is None else datetime.combine(self.start_date, time.min, tzinfo=UTC),
+            end_before=None if self.end_date is None
+            else datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=UTC),
+            location_ids=self.location_ids, deer_ids=self.deer_ids, classifications=self.classifications,
+            min_confidence=self.min_confidence)
         return " AND ".join(conditions), params
 
 

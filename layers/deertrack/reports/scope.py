@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-CLASSIFICATIONS = ("buck", "doe", "fawn", "unknown")
+from deertrack.detection_filters import EFFECTIVE_CLASSIFICATION, detection_conditions
 
-#: The classification a report counts for a detection: a person's correction wins.
-EFFECTIVE_CLASSIFICATION = "COALESCE(d.corrected_classification, d.classification)"
+CLASSIFICATIONS = ("buck", "doe", "fawn", "unknown")
 
 #: Hour of day in solar time at the camera (UTC shifted by longitude / 15 h): what dawn and dusk
 #: follow, wherever the cameras are. Dates stay UTC days, as in every request.
@@ -55,17 +54,9 @@ class ReportScope:
 
 def detections_cte(scope: ReportScope) -> tuple[str, dict[str, Any]]:
     """`WITH sel AS (...)`: id, deer_id, image_id, confidence, cls, ts (UTC, no zone), solar_hour, location_id."""
-    where = ["d.is_valid", "i.captured_at >= :start_at", "i.captured_at < :end_before"]
-    params: dict[str, Any] = {"start_at": scope.start_at, "end_before": scope.end_before}
-    if scope.location_ids:
-        where.append("i.location_id = ANY(CAST(:location_ids AS INTEGER[]))")
-        params["location_ids"] = list(scope.location_ids)
-    if scope.classifications:
-        where.append(f"{EFFECTIVE_CLASSIFICATION} = ANY(CAST(:classifications AS TEXT[]))")
-        params["classifications"] = list(scope.classifications)
-    if scope.deer_id is not None:
-        where.append("d.deer_id = :deer_id")
-        params["deer_id"] = scope.deer_id
+    where, params = detection_conditions(start_at=scope.start_at, end_before=scope.end_before,
+                                         location_ids=scope.location_ids, classifications=scope.classifications,
+                                         deer_ids=None if scope.deer_id is None else [scope.deer_id])
     sql = (
         "WITH sel AS (SELECT d.id, d.deer_id, d.image_id, d.confidence, "
         f"{EFFECTIVE_CLASSIFICATION} AS cls, i.captured_at AT TIME ZONE 'UTC' AS ts, {SOLAR_HOUR} AS solar_hour, "

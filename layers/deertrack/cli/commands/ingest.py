@@ -13,18 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from deertrack.cli import CommandError
+from deertrack.cli import CommandError, unit_interval
 from deertrack.ingest.megadetector import DEFAULT_MIN_CONFIDENCE, ImportOptions, ResultsFileInvalid
-
-
-def _confidence(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     md.add_argument("--images", required=True, metavar="PREFIX", help="key prefix of the photos in the images bucket")
     md.add_argument("--location", metavar="CODE",
                     help="location code of every photo (default: the first folder of the key that is a location code)")
-    md.add_argument("--min-confidence", type=_confidence, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
+    md.add_argument("--min-confidence", type=unit_interval, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
                     help=f"keep animal detections with conf >= C (default {DEFAULT_MIN_CONFIDENCE})")
     md.add_argument("--classification", choices=("buck", "doe", "fawn", "unknown"),
                     help="classification of detections the file does not classify (default unknown)")

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deertrack.cli import CommandError
+from deertrack.cli import CommandError, unit_interval
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], "int | None"]
@@ -109,18 +109,8 @@ def _run_embed(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ evaluate
 
 
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
-    return value
-
-
 def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threshold", type=_threshold, help="REID threshold to evaluate (default: REID_THRESHOLD)")
+    parser.add_argument("--threshold", type=unit_interval, help="REID threshold to evaluate (default: REID_THRESHOLD)")
     parser.add_argument("--sweep", action="store_true",
                         help="also evaluate thresholds from 0.50 to 0.99 and name the best geometric mean")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

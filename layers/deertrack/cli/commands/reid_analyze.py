@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from deertrack import db
-from deertrack.cli import CommandError
+from deertrack.cli import CommandError, unit_interval
 from deertrack.cli.commands.reid import add_reid_command
 
 
@@ -18,7 +18,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder for report.md, analysis.json and the plots "
                              "(default reports/threshold-analysis-<UTC time>)")
-    parser.add_argument("--threshold", type=float, metavar="T",
+    parser.add_argument("--threshold", type=unit_interval, metavar="T",
                         help="the threshold to compare with (default REID_THRESHOLD)")
 
 
@@ -26,8 +26,6 @@ def run(args: argparse.Namespace) -> int:
     from deertrack.analysis.report import default_folder, write_report
     from deertrack.analysis.threshold import analyze
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise CommandError("--threshold must be between 0 and 1", code=2)
     folder = args.out or default_folder()
     try:
         with db.connection() as con:
