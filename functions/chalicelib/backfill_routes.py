@@ -15,8 +15,8 @@ from chalicelib.http_problems import answers_problems, json_response
 from deertrack import db, openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.backfill import triggers
-from deertrack.exports.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
 from deertrack.jobs import TERMINAL, JobStore
+from deertrack.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
 
 backfill_routes = Blueprint(__name__)
 

@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 from chalicelib.detections import database, parse_query, positive_id
 from chalicelib.http_problems import answers_problems, json_response
 from deertrack import openapi
-from deertrack.exports.problems import NotFound, ProblemBody
+from deertrack.problems import NotFound, ProblemBody
 from deertrack.reid import catalog
 
 deer_routes = Blueprint(__name__)

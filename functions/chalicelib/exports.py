@@ -8,10 +8,10 @@ from chalicelib.http_problems import answers_problems, json_response
 from deertrack import openapi
 from deertrack.exports import cancellation, intake, status
 from deertrack.exports.idempotency import HEADER as IDEMPOTENCY_HEADER
-from deertrack.exports.problems import ProblemBody
 from deertrack.exports.responses import POLL_AFTER_SECONDS, JobAccepted, JobStatusView
 from deertrack.exports.schemas import REQUEST_MODELS
 from deertrack.jobs import TERMINAL, JobStatus
+from deertrack.problems import ProblemBody
 
 export_routes = Blueprint(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from chalice import Response
 
-from deertrack.exports.problems import ApiProblem
 from deertrack.logs import logger
+from deertrack.problems import ApiProblem
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 

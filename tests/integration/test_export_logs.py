@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from deertrack.exports import cancellation, intake, status
-from deertrack.exports.problems import NotFound
 from deertrack.logs import logger
+from deertrack.problems import NotFound
 from tests.export_api_client import PDF
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ import pytest
 from deertrack.exports import body
 from deertrack.exports.idempotency import checked_key, fingerprint
 from deertrack.exports.intake import split_export_type
-from deertrack.exports.problems import RequestInvalid, ServiceUnavailable, summarize
 from deertrack.exports.s3_requests import is_request_key, result_key
 from deertrack.exports.schemas import (
     CamtrapDpExportRequest,
@@ -18,6 +17,7 @@ from deertrack.exports.schemas import (
     ZipExportRequest,
 )
 from deertrack.exports.selection import Selection
+from deertrack.problems import RequestInvalid, ServiceUnavailable, summarize
 
 TODAY = date(2025, 6, 15)
 PDF = {"report_type": "seasonal_activity", "start_date": "2024-09-01", "end_date": "2024-11-30"}
@@ -111,7 +111,7 @@ def test_the_400_body_shape() -> None:
 
 
 def test_summary_stays_short() -> None:
-    from deertrack.exports.problems import Problem
+    from deertrack.problems import Problem
 
     text = summarize([Problem(f"f{i}", "r", f"m{i}") for i in range(8)])
     assert text.endswith("and 3 more") and "m5" not in text

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from deertrack.exports.problems import Problem, RequestInvalid
 from deertrack.exports.schemas import RequestBody, today_utc
+from deertrack.problems import Problem, RequestInvalid
 
 M = TypeVar("M", bound=RequestBody)
 

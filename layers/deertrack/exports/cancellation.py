@@ -10,10 +10,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deertrack import storage
 from deertrack.aws import client
-from deertrack.exports.problems import ServiceUnavailable
 from deertrack.exports.status import not_found, valid_job_id
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
+from deertrack.problems import ServiceUnavailable
 from deertrack.settings import get_settings
 
 

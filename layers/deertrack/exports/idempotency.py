@@ -15,8 +15,8 @@ from typing import Any
 import redis
 from pydantic import BaseModel
 
-from deertrack.exports.problems import IdempotencyConflict, Problem, RequestInvalid
 from deertrack.logs import logger
+from deertrack.problems import IdempotencyConflict, Problem, RequestInvalid
 from deertrack.redis_client import get_redis, key
 from deertrack.settings import get_settings
 

@@ -10,10 +10,10 @@ import hashlib
 from typing import Any
 
 from deertrack.exports import body, idempotency
-from deertrack.exports.problems import Problem, RequestInvalid
 from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.exports.submission import Submitted, submit
 from deertrack.exports.validation import validate_request
+from deertrack.problems import Problem, RequestInvalid
 
 
 def accept(export_type: str, raw: bytes | str | None, *, idempotency_key: str | None = None) -> Submitted:

@@ -18,8 +18,8 @@ from typing import Any
 
 from deertrack import storage
 from deertrack.exports.intake import accept_document
-from deertrack.exports.problems import RequestInvalid, ServiceUnavailable
 from deertrack.logs import logger
+from deertrack.problems import RequestInvalid, ServiceUnavailable
 from deertrack.s3_events import S3Object
 
 REQUEST_PREFIX = "export-requests/"

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from deertrack.exports.problems import Problem
+from deertrack.problems import Problem
 
 MAX_RANGE_DAYS = 365
 MAX_DETECTION_IDS = 10_000

@@ -7,10 +7,10 @@ from typing import Any
 
 import redis
 
-from deertrack.exports.problems import NotFound, ServiceUnavailable
 from deertrack.exports.responses import status_view
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
+from deertrack.problems import NotFound, ServiceUnavailable
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -17,12 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from deertrack import queues
 from deertrack.exports import idempotency
 from deertrack.exports.idempotency import IdempotencyRecord, IdempotencyStore
-from deertrack.exports.problems import ServiceUnavailable
 from deertrack.exports.responses import accepted
 from deertrack.exports.validation import ValidRequest
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
+from deertrack.problems import ServiceUnavailable
 from deertrack.settings import get_settings
 
 

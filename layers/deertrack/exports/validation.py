@@ -15,7 +15,6 @@ import pg8000.native
 
 from deertrack import db
 from deertrack.exports import body, connections
-from deertrack.exports.problems import Problem, RequestInvalid, ServiceUnavailable
 from deertrack.exports.schemas import (
     REQUEST_MODELS,
     DetectionFilters,
@@ -25,6 +24,7 @@ from deertrack.exports.schemas import (
 )
 from deertrack.exports.selection import Selection, count_detections
 from deertrack.logs import logger
+from deertrack.problems import Problem, RequestInvalid, ServiceUnavailable
 
 #: How many unknown ids a message names before it says "and N more".
 SHOWN_IDS = 20

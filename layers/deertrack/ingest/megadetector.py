@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deertrack import db
-from deertrack.exports.problems import Problem
 from deertrack.ingest.images import NotAnImage, parse_exif_time, stored_image_info
 from deertrack.ingest.schema import Box, ImageRecord
 from deertrack.ingest.store import IngestResult, store_records
+from deertrack.problems import Problem
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from deertrack.exports.problems import Problem
+from deertrack.problems import Problem
 
 MAX_RECORDS = 500
 MAX_BOXES_PER_IMAGE = 100

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import pg8000.native
 
 from deertrack import db
-from deertrack.exports.problems import Problem
 from deertrack.ingest.images import ImageInfo, NotAnImage, info_from_bytes, stored_image_info
 from deertrack.ingest.schema import ImageRecord
 from deertrack.logs import logger
 from deertrack.messages import ReidBatchMessage
+from deertrack.problems import Problem
 from deertrack.queues import send
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing, put_bytes

@@ -18,8 +18,8 @@ import pg8000.native
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deertrack.db import transaction
-from deertrack.exports.problems import NotFound, Problem, RequestInvalid
 from deertrack.logs import logger
+from deertrack.problems import NotFound, Problem, RequestInvalid
 from deertrack.reid.assignment import lock_gallery
 from deertrack.reid.profiles import rebuild_deer
 from deertrack.reid.scoring import sex_match

@@ -1,4 +1,4 @@
-"""What the export API answers when it cannot accept a request: one JSON shape for every 4xx/503.
+"""What the API answers when it cannot accept a request: one JSON shape for every 4xx/503, every route.
 
 Every body is `{"error": <code>, "message": <one sentence>, "details": [{"field", "rule", "message"}]}`;
 a 400 lists every violated rule at once.
