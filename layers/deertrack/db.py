@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -44,7 +44,11 @@ class DatabaseAddress:
         return DatabaseAddress(self.user, self.password, self.host, self.port, database)
 
 
-def connect(url: str | None = None, timeout: float = 10.0) -> pg8000.native.Connection:
+#: Socket timeout of a connection (seconds) unless the caller asks for another; None waits forever.
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -> pg8000.native.Connection:
     """Open a native pg8000 connection (autocommit unless a transaction is begun)."""
     address = DatabaseAddress.parse(url or get_settings().database_url)
     try:
@@ -65,12 +69,15 @@ def connect(url: str | None = None, timeout: float = 10.0) -> pg8000.native.Conn
 
 
 @contextmanager
-def connection(url: str | None = None) -> Iterator[pg8000.native.Connection]:
-    con = connect(url)
+def connection(url: str | None = None,
+               timeout: float | None = DEFAULT_TIMEOUT_S) -> Iterator[pg8000.native.Connection]:
+    """A connection closed however the work ends (errors on closing a broken one are ignored)."""
+    con = connect(url, timeout=timeout)
     try:
         yield con
     finally:
-        con.close()
+        with suppress(Exception):  # e.g. the socket is unusable after a hard stop mid-COPY
+            con.close()
 
 
 @contextmanager

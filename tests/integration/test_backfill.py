@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from deertrack import db
 from deertrack.backfill import rescore, runner, runs, synthetic
 from deertrack.backfill.scope import BackfillScope
 from deertrack.cli import main as cli_main
@@ -31,7 +32,7 @@ ROW = ("SELECT detection_id, deer_id, similarity_score, threshold_used, matched,
 
 @pytest.fixture
 def con(stack: Any) -> Any:
-    with runner.connection(stack.database_url) as connection:
+    with db.connection(stack.database_url, timeout=runner.SOCKET_TIMEOUT_S) as connection:
         synthetic.load(connection, detections=DETECTIONS, deer=DEER, dim=16, seed=3)
         yield connection
 
@@ -52,7 +53,8 @@ def backfill(con: Any, scope: BackfillScope, *, atomic: bool = False, shard_size
 
 def deliver_reid_queue() -> list[Any]:
     """What the re-ID worker loop does with reid.backfill messages: hand each to the shard consumer."""
-    return [process_backfill_message(received) for received in drain(get_settings().reid_queue_name)]
+    queue = get_settings().reid_queue_name
+    return [process_backfill_message(received, parse_message(received.body)) for received in drain(queue)]
 
 
 def test_schedule_handler_shards_worker_rescore_every_detection(con: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +97,7 @@ def test_a_redelivered_shard_is_skipped(con: Any) -> None:
     received = list(drain(get_settings().reid_queue_name))
     assert len(received) == 2
     for message in received:
-        process_backfill_message(message)
+        process_backfill_message(message, parse_message(message.body))
     written = rows(con)
     send(get_settings().reid_queue_name, parse_message(received[0].body))
     (again,) = deliver_reid_queue()

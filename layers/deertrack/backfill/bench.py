@@ -133,7 +133,7 @@ def run_bench(*, detections: int = synthetic.DEMO_DETECTIONS, deer: int = synthe
     db.ensure_role_and_database(url, admin)
     say(f"scratch database {name}")
     try:
-        with runner.connection(url) as con:
+        with db.connection(url, timeout=runner.SOCKET_TIMEOUT_S) as con:
             migrations.apply(con)
             started = time.perf_counter()
             synthetic.load(con, detections=detections, deer=deer, dim=dim)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pg8000.native
 
@@ -29,15 +29,9 @@ Progress = Callable[[int, int], None]
 SOCKET_TIMEOUT_S = 3600.0
 
 
-@contextmanager
-def connection(url: str | None = None) -> Iterator[pg8000.native.Connection]:
-    """A PostgreSQL connection for backfill work (long socket timeout); closed however the work ends."""
-    con = db.connect(url, timeout=SOCKET_TIMEOUT_S)
-    try:
-        yield con
-    finally:
-        with suppress(Exception):  # after a hard stop mid-COPY the socket may be unusable
-            con.close()
+#: Kept for callers outside this package (gpu_batch/backfill_job.py); new code calls
+#: `db.connection(url, timeout=SOCKET_TIMEOUT_S)`.
+connection = partial(db.connection, timeout=SOCKET_TIMEOUT_S)
 
 
 class BackfillRefused(ValueError):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from deertrack import db
 from deertrack.backfill import runner, runs
 from deertrack.backfill.scope import BackfillScope, date_as_midnight
 from deertrack.jobs import Job, JobStatus, JobStore, new_job_id
@@ -31,7 +32,7 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
     """
     settings = get_settings()
     fired_at = (event or {}).get("time")
-    with runner.connection() as con:
+    with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
         active = con.run(
             "SELECT id, updated_at > now() - make_interval(hours => :hours) FROM backfill_runs"
             " WHERE trigger = 'schedule' AND status = 'running' ORDER BY started_at DESC",
@@ -119,7 +120,7 @@ def start_backfill_job(request: BackfillRequest, store: JobStore | None = None) 
                      total_detections=state.total_detections)
 
     try:
-        with runner.connection() as con:
+        with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
             state = runner.enqueue_run(con, scope, trigger="api", shard_size=settings.backfill_shard_size,
                                        run_id=job_id, job_id=job_id, queue_name=settings.reid_queue_name,
                                        on_planned=create_job)

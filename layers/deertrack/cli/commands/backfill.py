@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--shard-size must be at least 1", code=2)
     print(f"backfill: {scope.describe()}", file=sys.stderr)
     try:
-        with runner.connection() as con:
+        with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
             if args.dry_run:
                 return _dry_run(con, scope, atomic, shard_size)
             return _run(con, scope, atomic, shard_size, restart=args.restart)
