@@ -1,7 +1,7 @@
 """The backfill shard consumer: one `reid.backfill` message of the reid queue = one shard.
 
 The re-ID worker loop receives these messages beside its `reid.batch` ones and hands them to
-`process_backfill_message` (or calls `handle_backfill_shard` with the parsed message). A shard
+`process_backfill_message` with the message it parsed. A shard
 re-scores stored embeddings only (no images, no embedder), replaces its detections' score rows in
 one transaction and marks itself done there, so a redelivered message is skipped. The API job
 (if the run has one) gets its progress, and `completed` with the run's last shard.
@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 
 import redis
-from pydantic import ValidationError
 
 from deertrack.backfill import runs
 from deertrack.backfill.runner import connection as backfill_connection
 from deertrack.backfill.shard import ShardResult, process_shard
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
-from deertrack.messages import BackfillShardMessage, parse_message
+from deertrack.messages import BackfillShardMessage
 from deertrack.queues import Received, delete
 from deertrack.reid.scoring import DimensionMismatch
 from deertrack.settings import get_settings
@@ -77,23 +76,16 @@ def _fail_job(message: BackfillShardMessage, reason: str, store: JobStore | None
         (store or JobStore()).transition(message.job_id, JobStatus.FAILED, error=reason[:1000])
 
 
-def process_backfill_message(received: Received, queue_name: str | None = None,
+def process_backfill_message(received: Received, message: BackfillShardMessage, queue_name: str | None = None,
                              store: JobStore | None = None) -> ShardResult | None:
-    """Handle one received `reid.backfill` message and delete it when it is done (or can never be).
+    """Handle one received `reid.backfill` message, already parsed by the re-ID worker into `message`,
+    and delete it when it is done (or can never be).
 
-    Returns None for a message that is not a valid backfill shard (deleted, logged as an error).
+    Returns None for a shard that failed for good (deleted, logged as an error).
     Raises for errors worth a redelivery; the message then stays on the queue.
     """
     queue_name = queue_name or get_settings().reid_queue_name
     log = {"message_id": received.message_id, "queue": queue_name, "receive_count": received.receive_count}
-    try:
-        message = parse_message(received.body)
-    except (ValidationError, ValueError) as exc:
-        logger.error("malformed backfill message deleted", extra={**log, "error": str(exc)})
-        delete(queue_name, received.receipt_handle)
-        return None
-    if not isinstance(message, BackfillShardMessage):
-        raise TypeError(f"a {message.type} message is not a backfill shard; it was left on the queue")
     try:
         result = handle_backfill_shard(message, store)
     except PERMANENT as exc:

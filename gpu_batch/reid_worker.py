@@ -78,7 +78,7 @@ def process_one_message(message: Received, *, embedder: Embedder | None = None,
     if isinstance(parsed, BackfillShardMessage):  # backfill shards share the reid queue (issue 6)
         from gpu_batch.backfill_job import process_backfill_message
 
-        process_backfill_message(message, queue_name)
+        process_backfill_message(message, parsed, queue_name)
         return Outcome(message.message_id, "done")
     summary = reidentify(parsed.detection_ids, embedder=embedder, batch_id=parsed.batch_id)
     delete(queue_name, message.receipt_handle)
