@@ -75,14 +75,6 @@ class TruthRow:
     captured_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class DeerSummary:
-    individual: int
-    first_seen: datetime
-    last_seen: datetime
-    sighting_count: int  # detections of this deer
-
-
 @dataclass(frozen=True)
 class DemoDataset:
     seed: int
@@ -106,12 +98,6 @@ class DemoDataset:
             rows.append(TruthRow(image.s3_key, det.bbox, ind.key, ind.name, ind.sex, det.classification,
                                  self.locations[image.location].code, image.captured_at))
         return tuple(rows)
-
-    def deer_summaries(self) -> tuple[DeerSummary, ...]:
-        seen: dict[int, list[datetime]] = {}
-        for det in self.detections:
-            seen.setdefault(det.individual, []).append(self.images[det.image].captured_at)
-        return tuple(DeerSummary(i, min(seen[i]), max(seen[i]), len(seen[i])) for i in sorted(seen))
 
     def fingerprint(self) -> str:
         """sha256 of every record: equal fingerprints mean identical data sets."""

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from deertrack import db
 from deertrack.aws import client
 from deertrack.logs import logger
+from deertrack.reid.profiles import rebuild_deer
 from deertrack.settings import get_settings
 from infra.demo.dataset import KEY_PREFIX, DemoDataset, generate_dataset
 
@@ -114,7 +115,7 @@ def write_database(con: pg8000.native.Connection, data: DemoDataset) -> bool:
         deer_ids = _insert_deer(con, data)
         image_ids = _insert_images(con, data, location_ids)
         _insert_detections(con, data, image_ids, deer_ids)
-        _refresh_deer(con, list(deer_ids.values()))
+        rebuild_deer(con, deer_ids.values())  # first/last seen, sightings (a reused deer may have others)
     logger.info("demo data inserted", extra={"images": len(data.images), "detections": len(data.detections)})
     return True
 
@@ -147,15 +148,12 @@ def _insert_locations(con: pg8000.native.Connection, data: DemoDataset) -> dict[
 
 def _insert_deer(con: pg8000.native.Connection, data: DemoDataset) -> dict[int, int]:
     """individual index -> deer id (an existing deer of the same name is reused)."""
-    summaries = {s.individual: s for s in data.deer_summaries()}
-    con.run("CREATE TEMP TABLE demo_deer (ord INTEGER, name TEXT, sex TEXT, first_seen TIMESTAMPTZ,"
-            " last_seen TIMESTAMPTZ, sighting_count INTEGER, notes TEXT) ON COMMIT DROP")
-    _copy(con, "demo_deer", "ord, name, sex, first_seen, last_seen, sighting_count, notes", [
-        (ind.index, ind.name, ind.sex, summaries[ind.index].first_seen, summaries[ind.index].last_seen,
-         summaries[ind.index].sighting_count, f"demo individual {ind.key}") for ind in data.individuals])
+    con.run("CREATE TEMP TABLE demo_deer (ord INTEGER, name TEXT, sex TEXT, notes TEXT) ON COMMIT DROP")
+    _copy(con, "demo_deer", "ord, name, sex, notes", [
+        (ind.index, ind.name, ind.sex, f"demo individual {ind.key}") for ind in data.individuals])
     rows = con.run(
-        "INSERT INTO deer (name, sex, status, first_seen, last_seen, sighting_count, notes)"
-        " SELECT name, sex, 'active', first_seen, last_seen, sighting_count, notes FROM demo_deer ORDER BY ord"
+        "INSERT INTO deer (name, sex, status, notes)"
+        " SELECT name, sex, 'active', notes FROM demo_deer ORDER BY ord"
         " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING name, id")
     by_name = {name: ident for name, ident in rows}
     return {ind.index: by_name[ind.name] for ind in data.individuals}
@@ -190,16 +188,6 @@ def _insert_detections(con: pg8000.native.Connection, data: DemoDataset, image_i
               for d in data.detections])
     _copy(con, "detection_truth", "detection_id, individual_key, source", [
         (ids[d.index], data.individuals[d.individual].key, "demo") for d in data.detections])
-
-
-def _refresh_deer(con: pg8000.native.Connection, deer_ids: list[int]) -> None:
-    """first/last seen and sighting count from the deer's detections (a reused deer may have others)."""
-    con.run(
-        "UPDATE deer AS e SET first_seen = agg.first_seen, last_seen = agg.last_seen, sighting_count = agg.n,"
-        " updated_at = now() FROM (SELECT d.deer_id, min(i.captured_at) AS first_seen,"
-        " max(i.captured_at) AS last_seen, count(*) AS n FROM detections d JOIN images i ON i.id = d.image_id"
-        " WHERE d.is_valid AND d.deer_id = ANY(CAST(:ids AS INTEGER[])) GROUP BY d.deer_id) AS agg"
-        " WHERE e.id = agg.deer_id", ids=deer_ids)
 
 
 # -- bucket --------------------------------------------------------------------------------------

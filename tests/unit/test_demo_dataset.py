@@ -42,8 +42,8 @@ def test_exact_counts_and_season(demo) -> None:
     starts = [im.captured_at for im in demo.images if im.frame == 0]
     assert starts == sorted(starts)  # bursts in the order they were taken
     # every deer is seen, so first/last seen and sighting counts are defined
-    summaries = demo.deer_summaries()
-    assert len(summaries) == 53 and sum(s.sighting_count for s in summaries) == 4546
+    summaries = Counter(d.individual for d in demo.detections)
+    assert len(summaries) == 53 and sum(summaries.values()) == 4546
 
 
 def test_locations_are_six_cameras_in_one_study_area(demo) -> None:
