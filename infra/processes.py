@@ -221,14 +221,6 @@ class Supervised:
         self.request_stop()
         self.wait_stopped()
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Wait for the supervising thread to end (a `restart=False` child that finished, or a stop);
-        the child's last exit code, or None while it is still running."""
-        self._thread.join(timeout)
-        if self._thread.is_alive() or not self.exit_codes:
-            return None
-        return self.exit_codes[-1]
-
 
 class CommandChain:
     """Commands run once each, one after another, in the background; a step that fails ends the chain
@@ -239,7 +231,7 @@ class CommandChain:
         self.steps = [(step, list(argv)) for step, argv in steps]
         self.stop_timeout = stop_timeout
         self.exit_codes: dict[str, int | None] = {}
-        self._current: Supervised | None = None
+        self._current: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"chain-{name}", daemon=True)
@@ -253,11 +245,14 @@ class CommandChain:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                self._current = Supervised(step, argv, restart=False, stop_timeout=self.stop_timeout).start()
-            code = self._current.wait()
+                process = self._current = spawn(argv)
+            logger.info("child started", extra={"child": step, "pid": process.pid})
+            code = process.wait()
             self.exit_codes[step] = code
             if self._stopping.is_set():
                 return
+            level = logger.info if code == 0 else logger.error
+            level("child finished", extra={"child": step, "exit_code": code})
             if code != 0:
                 later = [name for name, _ in self.steps[len(self.exit_codes):]]
                 logger.error("step failed; the steps after it were not run",
@@ -275,7 +270,7 @@ class CommandChain:
             self._stopping.set()
             current = self._current
         if current is not None:
-            current.stop()
+            stop_group(current, signal.SIGTERM, self.stop_timeout)
         self._thread.join(self.stop_timeout + 10)
 
 

@@ -89,9 +89,9 @@ def test_command_chain_stop_ends_the_step_in_hand_and_runs_no_more(tmp_path: Pat
     marker = tmp_path / "ran"
     chain = CommandChain("demo", [("sleeps", _step("import time; time.sleep(300)")),
                                   ("never", _step(f"open({str(marker)!r}, 'w')"))], stop_timeout=5).start()
-    while chain._current is None or chain._current.process is None:
+    while chain._current is None:
         threading.Event().wait(0.01)
-    pid = chain._current.process.pid
+    pid = chain._current.pid
     chain.stop()
     assert chain.wait(0)
     assert not pid_alive(pid)
