@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from deertrack import export_failures
 from deertrack.aws import client
 from deertrack.exports.cancellation import export_prefix
+from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
@@ -241,11 +242,13 @@ def process_message(message: Received, on_checkpoint: CheckpointHook | None = No
 
 
 def reap_stale_jobs(store: JobStore, stale_after: timedelta, now: datetime | None = None) -> list[str]:
+    """Fail stale `processing` export jobs. Other jobs share the key space (backfill jobs heartbeat
+    per shard, on their own schedule) and are not this reaper's to judge."""
     now = now or datetime.now(UTC)
     reaped = []
     for job_id in store.scan_ids():
         job = store.get(job_id)
-        if job is None or job.status is not JobStatus.PROCESSING:
+        if job is None or job.status is not JobStatus.PROCESSING or job.type not in EXPORT_TYPES:
             continue
         beat = job.heartbeat_at or job.updated_at
         if now - beat <= stale_after:

@@ -252,6 +252,15 @@ def test_reaper_fails_jobs_without_a_heartbeat(stack) -> None:
     assert store.get(queued.job_id).status is JobStatus.QUEUED
 
 
+def test_reaper_leaves_backfill_jobs_alone(stack) -> None:
+    store = JobStore()
+    backfill = store.create("backfill", {"limit": 10})
+    store.transition(backfill.job_id, JobStatus.PROCESSING)
+    later = datetime.now(UTC) + timedelta(seconds=900 + export_worker.REAPER_GRACE_SECONDS + 5)
+    assert ExportWorker().reap(now=later) == []
+    assert store.get(backfill.job_id).status is JobStatus.PROCESSING
+
+
 def test_export_failed_reason_reaches_the_job(data, monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise ExportFailed("no detections match the request any more; check the filters")
