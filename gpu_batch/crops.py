@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from deertrack.reid.crops import UnreadableImage, decode
 
 JPEG_QUALITY = 88
 
-
-class BadImage(ValueError):
-    """The stored image cannot be decoded (corrupt or not an image)."""
-
-
-def open_image(data: bytes) -> Image.Image:
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise BadImage(f"cannot decode image: {exc}") from exc
-    return image.convert("RGB") if image.mode != "RGB" else image
+#: The exports' names for the re-ID decoder (one image decoder for the whole service).
+BadImage = UnreadableImage
+open_image = decode
 
 
 def crop_box(image_size: tuple[int, int], bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
