@@ -10,8 +10,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from infra.emulator import EmbeddedEmulator
 
 RUN_ID = uuid.uuid4().hex[:10]
 TEST_DATABASE = f"deertrack_test_{RUN_ID}"
@@ -44,9 +48,13 @@ def reset_caches() -> None:
 
 @dataclass
 class Stack:
-    emulator_url: str
+    emulator: EmbeddedEmulator
     database_url: str
     redis_prefix: str
+
+    @property
+    def emulator_url(self) -> str:
+        return self.emulator.url
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +74,7 @@ def _services() -> Iterator[Stack]:
     with db.connection(database_url) as con:
         migrations.apply(con)
     try:
-        yield Stack(emulator.url, database_url, REDIS_PREFIX)
+        yield Stack(emulator, database_url, REDIS_PREFIX)
     finally:
         emulator.stop()
         _clear_redis()
@@ -98,14 +106,10 @@ def _clear_database(database_url: str) -> None:
 
 def clean_slate(services: Stack) -> None:
     """Empty tables, no keys under the prefix, a reset emulator with fresh AWS resources."""
-    import urllib.request
-
     from infra.resources import create_resources
     from infra.template import declarations
 
-    urllib.request.urlopen(
-        urllib.request.Request(f"{services.emulator_url}/moto-api/reset", method="POST"), timeout=10
-    ).close()
+    services.emulator.reset()
     reset_caches()
     _clear_database(services.database_url)
     _clear_redis()
