@@ -5,27 +5,33 @@ same detections. Conditions are over `detections d JOIN images i`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 #: The class a person sees: a reviewer's correction replaces the detector's class.
 EFFECTIVE_CLASSIFICATION = "COALESCE(d.corrected_classification, d.classification)"
 
 
-def detection_conditions(*, start_at: datetime | None = None, end_before: datetime | None = None,
+def _day_start(day: date) -> datetime:
+    """00:00 UTC of a day: request dates are UTC days."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def detection_conditions(*, start_date: date | None = None, end_date: date | None = None,
                          location_ids: Sequence[int] | None = None, deer_ids: Sequence[int] | None = None,
                          classifications: Sequence[str] | None = None,
                          min_confidence: float | None = None) -> tuple[list[str], dict[str, Any]]:
     """(SQL conditions to AND together, their named parameters for pg8000.native); empty or None
-    filters select everything."""
+    filters select everything. Images captured from `start_date` 00:00 UTC up to the end of `end_date`
+    (both days included) are selected."""
     conditions = ["d.is_valid"]
     params: dict[str, Any] = {}
-    if start_at is not None:
+    if start_date is not None:
         conditions.append("i.captured_at >= :start_at")
-        params["start_at"] = start_at
-    if end_before is not None:
+        params["start_at"] = _day_start(start_date)
+    if end_date is not None:
         conditions.append("i.captured_at < :end_before")
-        params["end_before"] = end_before
+        params["end_before"] = _day_start(end_date + timedelta(days=1))
     if location_ids:
         conditions.append("i.location_id = ANY(CAST(:location_ids AS INTEGER[]))")
         params["location_ids"] = list(location_ids)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import pg8000.native
@@ -77,11 +77,8 @@ class Selection:
         if self.detection_ids is not None:
             return "d.id = ANY(CAST(:detection_ids AS BIGINT[]))", {"detection_ids": list(self.detection_ids)}
         conditions, params = detection_conditions(
-            start_at=None if self.start_date is None else datetime.combine(self.start_date, time.min, tzinfo=UTC),
-            end_before=None if self.end_date is None
-            else datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=UTC),
-            location_ids=self.location_ids, deer_ids=self.deer_ids, classifications=self.classifications,
-            min_confidence=self.min_confidence)
+            start_date=self.start_date, end_date=self.end_date, location_ids=self.location_ids,
+            deer_ids=self.deer_ids, classifications=self.classifications, min_confidence=self.min_confidence)
         return " AND ".join(conditions), params
 
 

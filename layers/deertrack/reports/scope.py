@@ -7,7 +7,7 @@ their effective classification, captured inside the range, at the chosen cameras
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from deertrack.detection_filters import EFFECTIVE_CLASSIFICATION, detection_conditions
@@ -28,15 +28,6 @@ class ReportScope:
     deer_id: int | None = None
 
     @property
-    def start_at(self) -> datetime:
-        return datetime.combine(self.start_date, time.min, tzinfo=UTC)
-
-    @property
-    def end_before(self) -> datetime:
-        """The first instant after the range (end_date is included)."""
-        return datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=UTC)
-
-    @property
     def days(self) -> int:
         return (self.end_date - self.start_date).days + 1
 
@@ -54,7 +45,7 @@ class ReportScope:
 
 def detections_cte(scope: ReportScope) -> tuple[str, dict[str, Any]]:
     """`WITH sel AS (...)`: id, deer_id, image_id, confidence, cls, ts (UTC, no zone), solar_hour, location_id."""
-    where, params = detection_conditions(start_at=scope.start_at, end_before=scope.end_before,
+    where, params = detection_conditions(start_date=scope.start_date, end_date=scope.end_date,
                                          location_ids=scope.location_ids, classifications=scope.classifications,
                                          deer_ids=None if scope.deer_id is None else [scope.deer_id])
     sql = (
