@@ -11,16 +11,15 @@ import redis
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from deertrack import db, openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.backfill import triggers
 from deertrack.jobs import TERMINAL, JobStore
-from deertrack.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable
 
 backfill_routes = Blueprint(__name__)
 
-ANY_CONTENT = ["*/*"]
 POLL_AFTER_SECONDS = 2
 
 
@@ -100,8 +99,7 @@ def get_analysis() -> Response:
     return json_response(analysis.model_dump(mode="json"), 200)
 
 
-_PROBLEM_503 = openapi.Reply("Redis, SQS or PostgreSQL unreachable; nothing was started", ProblemBody,
-                             headers={"Retry-After": "Seconds to wait before retrying"})
+_PROBLEM_503 = problem_reply("Redis, SQS or PostgreSQL unreachable; nothing was started", retry=True)
 openapi.document(
     "POST", "/api/reid/backfill", summary="Re-score stored embeddings against the current gallery", tags=("reid",),
     description="Plans a backfill run (every detection with an embedding, or `since` / `limit`), puts its shards on "
@@ -111,7 +109,7 @@ openapi.document(
     responses={
         202: openapi.Reply("Backfill queued (completed at once when nothing is in scope)", triggers.BackfillAccepted,
                            headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
-        400: openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody),
+        400: INVALID_REQUEST,
         503: _PROBLEM_503,
     },
 )
@@ -119,7 +117,7 @@ openapi.document(
     "GET", "/api/reid/backfill/{job_id}", summary="Status and progress of a backfill job", tags=("reid",),
     description="queued → processing → completed | failed; progress counts re-scored detections.",
     responses={200: openapi.Reply("The job", triggers.BackfillJobView),
-               404: openapi.Reply("Unknown or expired backfill job", ProblemBody), 503: _PROBLEM_503},
+               404: problem_reply("Unknown or expired backfill job"), 503: _PROBLEM_503},
 )
 openapi.document(
     "GET", "/api/reid/analysis", summary="Threshold analysis of the score log", tags=("reid",),
@@ -129,5 +127,5 @@ openapi.document(
                 "a report with plots).",
     query=(openapi.Header("threshold", "the threshold to compare with (default REID_THRESHOLD)"),),
     responses={200: openapi.Reply("The analysis", ThresholdAnalysis),
-               400: openapi.Reply("Invalid threshold", ProblemBody), 503: _PROBLEM_503},
+               400: problem_reply("Invalid threshold"), 503: _PROBLEM_503},
 )

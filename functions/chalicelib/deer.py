@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.detections import database, parse_query, positive_id
-from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.http_problems import answers_problems, database, json_response, parse_query, positive_id, problem_reply
 from deertrack import openapi
-from deertrack.problems import NotFound, ProblemBody
+from deertrack.problems import NotFound
 from deertrack.reid import catalog
 
 deer_routes = Blueprint(__name__)
@@ -44,14 +43,14 @@ _QUERY = (
 openapi.document(
     "GET", "/api/deer", summary="Known individual deer, filtered and paginated", tags=("deer",), query=_QUERY,
     responses={200: openapi.Reply("{total, limit, offset, next_offset, items}", {"type": "object"}),
-               400: openapi.Reply("A bad query parameter, named in `details`", ProblemBody),
-               503: openapi.Reply("PostgreSQL unreachable", ProblemBody)},
+               400: problem_reply("A bad query parameter, named in `details`"),
+               503: problem_reply("PostgreSQL unreachable")},
 )
 openapi.document(
     "GET", "/api/deer/{deer_id}", summary="One deer: sightings timeline (by day or week) and cameras",
     tags=("deer",), query=(openapi.Header("by", "day (default) | week"),),
     responses={200: openapi.Reply("The deer with timeline, cameras and recent detections", {"type": "object"}),
-               400: openapi.Reply("Bad deer id or query parameter", ProblemBody),
-               404: openapi.Reply("No such deer", ProblemBody),
-               503: openapi.Reply("PostgreSQL unreachable", ProblemBody)},
+               400: problem_reply("Bad deer id or query parameter"),
+               404: problem_reply("No such deer"),
+               503: problem_reply("PostgreSQL unreachable")},
 )

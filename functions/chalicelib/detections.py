@@ -4,17 +4,22 @@ Logic: deertrack.ingest and deertrack.reid."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from typing import Any
 
-import pg8000.native
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.http_problems import (
+    ANY_CONTENT,
+    INVALID_REQUEST,
+    answers_problems,
+    database,
+    json_response,
+    positive_id,
+    problem_reply,
+)
 from chalicelib.sqs_batches import process_records
 from deertrack import db, openapi
 from deertrack.exports.body import load_json
@@ -22,52 +27,15 @@ from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
 from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record, problems_of
 from deertrack.ingest.store import store_records
 from deertrack.logs import logger
-from deertrack.problems import NotFound, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable
 from deertrack.reid import catalog
 from deertrack.reid.review import DetectionPatch, apply_patch
 from deertrack.s3_events import objects_in
 
 detection_routes = Blueprint(__name__)
 
-ANY_CONTENT = ["*/*"]
-_PROBLEM_400 = openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody)
-_PROBLEM_404 = openapi.Reply("No such detection", ProblemBody)
-_PROBLEM_503 = openapi.Reply("PostgreSQL, S3 or SQS unreachable", ProblemBody,
-                             headers={"Retry-After": "Seconds to wait before retrying"})
-
-
-@contextmanager
-def database() -> Iterator[pg8000.native.Connection]:
-    """A connection; PostgreSQL being down becomes a 503 answer."""
-    try:
-        con = db.connect()
-    except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
-    try:
-        yield con
-    except (pg8000.native.InterfaceError, OSError) as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
-    finally:
-        with suppress(Exception):  # closing a broken connection
-            con.close()
-
-
-def positive_id(value: str, name: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise RequestInvalid([Problem(name, "positive_integer", f"{name} must be a positive integer, not {value!r}")])
-    return number
-
-
-def parse_query(model: Any, params: dict[str, str] | None) -> Any:
-    """Query parameters validated by a pydantic model; every problem names its parameter."""
-    try:
-        return model.model_validate(params or {})
-    except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
+_PROBLEM_404 = problem_reply("No such detection")
+_PROBLEM_503 = problem_reply("PostgreSQL, S3 or SQS unreachable", retry=True)
 
 
 # ------------------------------------------------------------------------------------------ ingest
@@ -177,12 +145,12 @@ openapi.document(
     request=DetectionBatchIn,
     responses={202: openapi.Reply("All stored; re-ID queued", IngestReply),
                207: openapi.Reply("Some stored; the refused records and boxes are in `details`", IngestReply),
-               400: _PROBLEM_400, 503: _PROBLEM_503},
+               400: INVALID_REQUEST, 503: _PROBLEM_503},
 )
 openapi.document(
     "GET", "/api/detections/{detection_id}", summary="A detection, its assignment and top-5 candidate deer",
     tags=("detections",),
-    responses={200: openapi.Reply("The detection", {"type": "object"}), 400: _PROBLEM_400, 404: _PROBLEM_404,
+    responses={200: openapi.Reply("The detection", {"type": "object"}), 400: INVALID_REQUEST, 404: _PROBLEM_404,
                503: _PROBLEM_503},
 )
 openapi.document(
@@ -191,6 +159,6 @@ openapi.document(
     description="corrected_classification, deer_id (re-assign; recorded as review truth) and/or is_valid. The deer "
                 "it leaves and joins get their counts, first/last seen and profile embedding rebuilt.",
     request=DetectionPatch,
-    responses={200: openapi.Reply("The detection after the change", {"type": "object"}), 400: _PROBLEM_400,
+    responses={200: openapi.Reply("The detection after the change", {"type": "object"}), 400: INVALID_REQUEST,
                404: _PROBLEM_404, 503: _PROBLEM_503},
 )

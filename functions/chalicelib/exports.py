@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from deertrack import openapi
 from deertrack.exports import cancellation, intake, status
 from deertrack.exports.idempotency import HEADER as IDEMPOTENCY_HEADER
 from deertrack.exports.responses import POLL_AFTER_SECONDS, JobAccepted, JobStatusView
 from deertrack.exports.schemas import REQUEST_MODELS
 from deertrack.jobs import TERMINAL, JobStatus
-from deertrack.problems import ProblemBody
 
 export_routes = Blueprint(__name__)
 
-#: Any content type: the body is read as JSON whatever the header says, and answered with our 400.
-ANY_CONTENT = ["*/*"]
-
-_PROBLEM_400 = openapi.Reply("Invalid request: every violated rule in `details`", ProblemBody)
-_PROBLEM_404 = openapi.Reply("Unknown, expired or removed job (or another export type's)", ProblemBody)
-_PROBLEM_503 = openapi.Reply("Redis, SQS, PostgreSQL or S3 unreachable; nothing was created", ProblemBody,
-                             headers={"Retry-After": "Seconds to wait before retrying"})
+_PROBLEM_404 = problem_reply("Unknown, expired or removed job (or another export type's)")
+_PROBLEM_503 = problem_reply("Redis, SQS, PostgreSQL or S3 unreachable; nothing was created", retry=True)
 _DESCRIPTIONS = {
     "pdf": "A PDF report (seasonal_activity, comparison or deer_profile) of the detections in a date range.",
     "zip": "A ZIP of detection crops, metadata.csv and manifest.json; `detection_ids` or `filters`.",
@@ -97,8 +91,8 @@ for _type, _model in REQUEST_MODELS.items():
         responses={
             202: openapi.Reply("Job queued (or the earlier answer for this Idempotency-Key)", JobAccepted,
                                headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
-            400: _PROBLEM_400,
-            409: openapi.Reply("Idempotency-Key already used with a different body", ProblemBody),
+            400: INVALID_REQUEST,
+            409: problem_reply("Idempotency-Key already used with a different body"),
             503: _PROBLEM_503,
         },
     )

@@ -1,17 +1,40 @@
-"""JSON answers for Chalice views: ApiProblem → its status and body; anything unexpected → 500 JSON."""
+"""What every Chalice view shares: JSON answers (ApiProblem → its status and body; anything unexpected →
+500 JSON), the request helpers (a database connection whose loss is a 503, a positive id, query
+parameters through a pydantic model) and the OpenAPI replies of those problem answers."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 
+import pg8000.native
 from chalice import Response
+from pydantic import BaseModel, ValidationError
 
+from deertrack import db, openapi
+from deertrack.ingest.schema import problems_of
 from deertrack.logs import logger
-from deertrack.problems import ApiProblem
+from deertrack.problems import ApiProblem, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+
+M = TypeVar("M", bound=BaseModel)
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+#: Any content type for a route with a body: it is read as JSON whatever the header says, and answered
+#: with our 400.
+ANY_CONTENT = ["*/*"]
+
+
+def problem_reply(description: str, retry: bool = False) -> openapi.Reply:
+    """The OpenAPI reply of a problem answer; `retry` for a 503, which carries Retry-After."""
+    headers = {"Retry-After": "Seconds to wait before retrying"} if retry else {}
+    return openapi.Reply(description, ProblemBody, headers=headers)
+
+
+#: The 400 of a route that validates a body: every violated rule is listed.
+INVALID_REQUEST = problem_reply("Invalid request: every violated rule in `details`")
 
 
 def json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -37,3 +60,37 @@ def answers_problems(view: Callable[..., Response]) -> Callable[..., Response]:
                                   "details": []}, 500)
 
     return wrapper
+
+
+@contextmanager
+def database() -> Iterator[pg8000.native.Connection]:
+    """A connection; PostgreSQL being down becomes a 503 answer."""
+    try:
+        con = db.connect()
+    except db.DatabaseUnavailable as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    try:
+        yield con
+    except (pg8000.native.InterfaceError, OSError) as exc:
+        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    finally:
+        with suppress(Exception):  # closing a broken connection
+            con.close()
+
+
+def positive_id(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise RequestInvalid([Problem(name, "positive_integer", f"{name} must be a positive integer, not {value!r}")])
+    return number
+
+
+def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:
+    """Query parameters validated by a pydantic model; every problem names its parameter."""
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        raise RequestInvalid(problems_of(exc, "")) from None

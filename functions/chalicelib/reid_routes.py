@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.detections import database, parse_query
-from chalicelib.http_problems import answers_problems, json_response
+from chalicelib.http_problems import answers_problems, database, json_response, parse_query, problem_reply
 from deertrack import openapi
-from deertrack.problems import NotFound, ProblemBody
+from deertrack.problems import NotFound
 from deertrack.reid import catalog
 
 reid_routes = Blueprint(__name__)
@@ -29,7 +28,7 @@ openapi.document(
     query=(openapi.Header("detection_id", "the detection", required=True),),
     responses={200: openapi.Reply("{detection_id, count, scores: [{deer_id, deer_name, score, matched, sex_match, "
                                   "threshold_used, …}]}", {"type": "object"}),
-               400: openapi.Reply("detection_id missing or not a positive integer", ProblemBody),
-               404: openapi.Reply("No such detection", ProblemBody),
-               503: openapi.Reply("PostgreSQL unreachable", ProblemBody)},
+               400: problem_reply("detection_id missing or not a positive integer"),
+               404: problem_reply("No such detection"),
+               503: problem_reply("PostgreSQL unreachable")},
 )
