@@ -26,11 +26,13 @@ def upload_stream(bucket: str, key: str, stream: IO[bytes], content_type: str) -
     logger.info("s3 upload", extra={"bucket": bucket, "key": key})
 
 
-def get_bytes(bucket: str, key: str) -> bytes:
+def get_bytes(bucket: str, key: str, byte_range: str | None = None) -> bytes:
+    """The object's bytes (only `byte_range`, an HTTP Range such as 'bytes=0-1023', when given)."""
+    ranged = {"Range": byte_range} if byte_range else {}
     try:
-        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return client("s3").get_object(Bucket=bucket, Key=key, **ranged)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
             raise ObjectMissing(f"s3://{bucket}/{key}") from exc
         raise
 

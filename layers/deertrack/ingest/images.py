@@ -9,11 +9,9 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from botocore.exceptions import ClientError
 from PIL import Image, UnidentifiedImageError
 
-from deertrack.aws import client
-from deertrack.storage import ObjectMissing
+from deertrack.storage import get_bytes
 
 HEAD_BYTES = 256 * 1024
 EXIF_IFD = 0x8769
@@ -67,24 +65,12 @@ def info_from_bytes(data: bytes) -> ImageInfo:
     return ImageInfo(image.width, image.height, taken_at, image.format)
 
 
-def _get(bucket: str, key: str, byte_range: str | None = None) -> bytes:
-    kwargs = {"Bucket": bucket, "Key": key}
-    if byte_range:
-        kwargs["Range"] = byte_range
-    try:
-        return client("s3").get_object(**kwargs)["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
-            raise ObjectMissing(f"s3://{bucket}/{key}") from exc
-        raise
-
-
 def stored_image_info(bucket: str, key: str) -> ImageInfo:
     """Size and EXIF time of s3://bucket/key. Raises ObjectMissing or NotAnImage."""
-    head = _get(bucket, key, f"bytes=0-{HEAD_BYTES - 1}")
+    head = get_bytes(bucket, key, f"bytes=0-{HEAD_BYTES - 1}")
     try:
         return info_from_bytes(head)
     except NotAnImage:
         if len(head) < HEAD_BYTES:
             raise
-    return info_from_bytes(_get(bucket, key))
+    return info_from_bytes(get_bytes(bucket, key))
