@@ -5,7 +5,6 @@ Lambda-shaped SQS event built from the received messages → the job is queued a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -18,6 +17,7 @@ from deertrack.settings import get_settings
 from infra.api_server import load_app_module
 from tests.conftest import reset_caches
 from tests.export_api_client import PDF, ZIP_FILTERS, call, export_messages, redis_keys, seed
+from tests.s3_events_helpers import lambda_sqs_event, s3_notification_event
 
 pytestmark = pytest.mark.e2e
 
@@ -27,38 +27,13 @@ def _put(key: str, body: bytes | dict[str, Any]) -> None:
     client("s3").put_object(Bucket=get_settings().requests_bucket, Key=key, Body=data)
 
 
-def _notifications(expected: int = 1) -> list[dict[str, Any]]:
-    """Receive `expected` object notifications from the export-requests queue.
+def _notifications(expected: int = 1) -> dict[str, Any]:
+    """The next `expected` object notifications of the export-requests queue, as a Lambda SQS event.
 
     The s3:TestEvent sent when the bucket's notification was configured is deleted on the way
     (test_test_events_and_foreign_bodies hands one to the handler).
     """
-    sqs = client("sqs")
-    url = sqs.get_queue_url(QueueName=get_settings().export_requests_queue_name)["QueueUrl"]
-    got: list[dict[str, Any]] = []
-    for _ in range(5):
-        response = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10,
-                                       AttributeNames=["All"])
-        for message in response.get("Messages", []):
-            if json.loads(message["Body"]).get("Event") == "s3:TestEvent":
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            else:
-                got.append(message)
-        if len(got) >= expected:
-            break
-    assert len(got) == expected, got
-    return got
-
-
-def _lambda_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    settings = get_settings()
-    arn = f"arn:aws:sqs:{settings.aws_region}:123456789012:{settings.export_requests_queue_name}"
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}), "messageAttributes": {},
-        "md5OfBody": hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
-        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": settings.aws_region,
-    } for m in messages]}
+    return s3_notification_event(get_settings().export_requests_queue_name, expected)
 
 
 def _result(key: str) -> dict[str, Any]:
@@ -71,7 +46,7 @@ def _handler() -> Any:
 
 def test_a_dropped_request_is_queued_and_answered(stack) -> None:
     _put("export-requests/rut season.json", {"export_type": "pdf", **PDF, "group_by": "week"})
-    event = _lambda_event(_notifications())
+    event = _notifications()
     assert _handler()(event, None) == {"batchItemFailures": []}
 
     result = _result("export-requests/rut season.result.json")
@@ -84,7 +59,7 @@ def test_a_dropped_request_is_queued_and_answered(stack) -> None:
     assert message.job_id == result["job_id"] and message.export_type == "pdf"
 
     # Writing the result notifies the queue too; the handler ignores *.result.json.
-    echo = _lambda_event(_notifications())
+    echo = _notifications()
     assert "result.json" in echo["Records"][0]["body"]
     assert _handler()(echo, None) == {"batchItemFailures": []}
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=get_settings().requests_bucket)["Contents"]]
@@ -100,7 +75,7 @@ def test_a_dropped_request_is_queued_and_answered(stack) -> None:
 def test_the_queued_job_is_visible_over_http(api) -> None:
     seed()
     _put("export-requests/archive.json", {"export_type": "zip", **ZIP_FILTERS})
-    assert _handler()(_lambda_event(_notifications()), None) == {"batchItemFailures": []}
+    assert _handler()(_notifications(), None) == {"batchItemFailures": []}
     result = _result("export-requests/archive.result.json")
     status = call("GET", f"{api}{result['status_url']}")
     assert status.status == 200 and status.body["total_detections"] == 5
@@ -109,7 +84,7 @@ def test_the_queued_job_is_visible_over_http(api) -> None:
 def test_an_invalid_request_gets_the_same_details_as_http(api) -> None:
     body = {**PDF, "start_date": "2024-12-01", "group_by": "year"}
     _put("export-requests/bad.json", {"export_type": "pdf", **body})
-    assert _handler()(_lambda_event(_notifications()), None) == {"batchItemFailures": []}
+    assert _handler()(_notifications(), None) == {"batchItemFailures": []}
     result = _result("export-requests/bad.result.json")
     over_http = call("POST", f"{api}/api/exports/pdf", body)
     assert result["status"] == "rejected" and result["error"] == "validation_error"
@@ -129,7 +104,7 @@ def test_an_invalid_request_gets_the_same_details_as_http(api) -> None:
 )
 def test_a_malformed_file_is_rejected_not_retried(stack, raw, field, rule) -> None:
     _put("export-requests/broken.json", raw)
-    assert _handler()(_lambda_event(_notifications()), None) == {"batchItemFailures": []}
+    assert _handler()(_notifications(), None) == {"batchItemFailures": []}
     result = _result("export-requests/broken.result.json")
     assert result["status"] == "rejected"
     assert [(d["field"], d["rule"]) for d in result["details"]] == [(field, rule)]
@@ -137,7 +112,7 @@ def test_a_malformed_file_is_rejected_not_retried(stack, raw, field, rule) -> No
 
 def test_a_request_matching_nothing_is_rejected(stack) -> None:
     _put("export-requests/empty.json", {"export_type": "camtrap-dp", **ZIP_FILTERS})
-    assert _handler()(_lambda_event(_notifications()), None) == {"batchItemFailures": []}
+    assert _handler()(_notifications(), None) == {"batchItemFailures": []}
     result = _result("export-requests/empty.result.json")
     assert [(d["field"], d["rule"]) for d in result["details"]] == [("filters", "no_matches")]
 
@@ -145,11 +120,11 @@ def test_a_request_matching_nothing_is_rejected(stack) -> None:
 def test_redis_down_reports_the_record_for_retry(stack, monkeypatch) -> None:
     _put("export-requests/later.json", {"export_type": "pdf", **PDF})
     _put("export-requests/bad.json", b"nope")
-    messages = _notifications(2)
+    event = _notifications(2)
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     reset_caches()
-    outcome = _handler()(_lambda_event(messages), None)
-    bodies = {m["MessageId"]: m["Body"] for m in messages}
+    outcome = _handler()(event, None)
+    bodies = {r["messageId"]: r["body"] for r in event["Records"]}
     failed = [f["itemIdentifier"] for f in outcome["batchItemFailures"]]
     assert len(failed) == 1 and "later.json" in bodies[failed[0]]
     assert not storage.exists(get_settings().requests_bucket, "export-requests/later.result.json")
@@ -161,12 +136,12 @@ def test_redis_down_reports_the_record_for_retry(stack, monkeypatch) -> None:
 
 def test_sqs_down_reports_the_record_for_retry_and_leaves_no_status(stack) -> None:
     _put("export-requests/later.json", {"export_type": "pdf", **PDF})
-    messages = _notifications()
+    event = _notifications()
     sqs = client("sqs")
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=get_settings().exports_queue_name)["QueueUrl"])
     reset_caches()
-    outcome = _handler()(_lambda_event(messages), None)
-    assert [f["itemIdentifier"] for f in outcome["batchItemFailures"]] == [messages[0]["MessageId"]]
+    outcome = _handler()(event, None)
+    assert [f["itemIdentifier"] for f in outcome["batchItemFailures"]] == [event["Records"][0]["messageId"]]
     assert redis_keys() == []
 
 
@@ -174,6 +149,6 @@ def test_test_events_and_foreign_bodies(stack) -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": get_settings().requests_bucket}
     fake = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": json.dumps(test_event)},
             {"MessageId": "m-2", "ReceiptHandle": "r-2", "Body": "not a notification"}]
-    outcome = _handler()(_lambda_event(fake), None)
+    outcome = _handler()(lambda_sqs_event(fake, get_settings().export_requests_queue_name), None)
     # The test event is done with; a body that is no S3 notification goes back (and on to the DLQ).
     assert outcome == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from deertrack import db
-from deertrack.aws import client
 from deertrack.cli import main
 from deertrack.queues import receive
 from deertrack.settings import get_settings
 from deertrack.storage import get_bytes, put_bytes
 from infra.api_server import load_app_module
-from infra.pump import LambdaContext, sqs_record
+from infra.pump import LambdaContext
 from tests.reid_helpers import HEIGHT, WIDTH, add_location, at, deer_photo, put_image, run_reid_queue
+from tests.s3_events_helpers import s3_notification_event
 
 pytestmark = pytest.mark.integration
 
@@ -51,23 +51,6 @@ def _photos(prefix: str) -> dict[str, tuple[int, int, int, int]]:
     return boxes
 
 
-def _lambda_event(queue_name: str) -> dict:
-    """The next S3 notification on the queue as Lambda would pass it (the s3:TestEvent is skipped)."""
-    sqs = client("sqs")
-    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    for _ in range(5):
-        response = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=1,
-                                       AttributeNames=["All"], MessageAttributeNames=["All"])
-        messages = response.get("Messages", [])
-        assert messages, "no S3 notification reached the image-events queue"
-        if json.loads(messages[0]["Body"]).get("Event") == "s3:TestEvent":
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
-            continue
-        return {"Records": [sqs_record(m, arn, get_settings().aws_region) for m in messages]}
-    raise AssertionError("only test events on the image-events queue")
-
-
 def _context() -> LambdaContext:
     return LambdaContext(function_name="ImageEventsFunction", memory_limit_in_mb=512, aws_request_id="test",
                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ImageEventsFunction",
@@ -81,7 +64,7 @@ def test_results_file_put_under_detections_is_imported(stack) -> None:
     key = "detections/site/md results.json"
     put_bytes(settings.images_bucket, key, json.dumps(_results(boxes)).encode(), "application/json")
 
-    event = _lambda_event(settings.image_events_queue_name)
+    event = s3_notification_event(settings.image_events_queue_name)
     app = load_app_module()
     response = app.handle_image_event(event, _context())
     assert response == {"batchItemFailures": []}
@@ -109,7 +92,7 @@ def test_results_file_put_under_detections_is_imported(stack) -> None:
 
     # the same notification delivered again stores nothing twice
     put_bytes(settings.images_bucket, key, json.dumps(_results(boxes)).encode(), "application/json")
-    app.handle_image_event(_lambda_event(settings.image_events_queue_name), _context())
+    app.handle_image_event(s3_notification_event(settings.image_events_queue_name), _context())
     with db.connection() as con:
         assert con.run("SELECT count(*) FROM detections")[0][0] == 2
 
@@ -118,7 +101,7 @@ def test_a_file_that_is_not_megadetector_output_is_recorded_not_retried(stack) -
     settings = get_settings()
     key = "detections/junk.json"
     put_bytes(settings.images_bucket, key, b'{"hello": 1}', "application/json")
-    response = load_app_module().handle_image_event(_lambda_event(settings.image_events_queue_name), _context())
+    response = load_app_module().handle_image_event(s3_notification_event(settings.image_events_queue_name), _context())
     assert response == {"batchItemFailures": []}
     outcome = json.loads(get_bytes(settings.images_bucket, "import-results/" + key))
     assert outcome["status"] == "failed" and "images" in outcome["error"]
