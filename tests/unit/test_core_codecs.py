@@ -42,6 +42,13 @@ def test_embedding_bytes_round_trip_and_normalize() -> None:
     assert np.array_equal(vectors.normalize(np.zeros(3)), np.zeros(3))
 
 
+def test_stacking_embeddings_of_different_lengths_says_how_to_fix() -> None:
+    with pytest.raises(vectors.DimensionMismatch, match=r"\(2, 3 dimensions\).*reid embed --all"):
+        vectors.stack([vectors.to_bytes(np.ones(3)), vectors.to_bytes(np.ones(2))])
+    m = vectors.stack([vectors.to_bytes(np.ones(2))])
+    m[0, 0] = 0.5  # writable: a gallery updates its profiles in place
+
+
 def test_score_copy_text_rounds_to_four_places() -> None:
     block = ScoreBlock(
         detection_ids=np.array([7, 7]), deer_ids=np.array([1, 2]), scores=np.array([0.812345, -0.1]),

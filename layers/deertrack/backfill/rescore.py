@@ -20,7 +20,7 @@ from deertrack.backfill.plan import SELECTED
 from deertrack.reid import scoring
 from deertrack.reid.gallery import Gallery
 from deertrack.reid.score_log import matrix_copy_text
-from deertrack.reid.vectors import DTYPE
+from deertrack.reid.vectors import stack
 
 #: Detections per COPY chunk: the client formats the next chunk while the server indexes this one.
 CHUNK_DETECTIONS = 256
@@ -36,19 +36,6 @@ class StoredDetections:
     groups: np.ndarray  # int64 (n,) burst track codes
     embeddings: np.ndarray  # float32 (n, d)
     count: int  # how many of the rows are selected (the rest only help decide their bursts)
-
-
-def _matrix(blobs: list[bytes]) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, 0), dtype=np.float32)
-    sizes = {len(b) for b in blobs}
-    if len(sizes) != 1:
-        raise scoring.DimensionMismatch(
-            "stored detection embeddings have different lengths "
-            f"({', '.join(str(s // DTYPE.itemsize) for s in sorted(sizes))} dimensions); "
-            "re-embed with `deertrack reid embed --all`"
-        )
-    return np.frombuffer(b"".join(blobs), dtype=DTYPE).reshape(len(blobs), -1).astype(np.float32)
 
 
 def load_detections(con: pg8000.native.Connection, first: int, last: int,
@@ -83,7 +70,7 @@ def load_detections(con: pg8000.native.Connection, first: int, last: int,
         assigned_deer=np.fromiter((-1 if r[2] is None else r[2] for r in everything), dtype=np.int64,
                                   count=len(everything)),
         groups=groups,
-        embeddings=_matrix([bytes(r[4]) for r in everything]),
+        embeddings=stack([r[4] for r in everything], "stored detection embeddings"),
         count=len(rows),
     )
 

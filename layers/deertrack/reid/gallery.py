@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pg8000.native
 
-from deertrack.reid.vectors import from_bytes, normalize
+from deertrack.reid.vectors import DimensionMismatch, normalize, stack
 
 #: Deer that detections can be matched to. 'merged' deer are aliases; 'deceased' cannot be re-sighted.
 SCORABLE_STATUSES = ("active", "inactive")
@@ -59,8 +59,6 @@ class Gallery:
             self.dim = profile.shape[0]
             self._profiles = np.zeros((16, self.dim), dtype=np.float32)
         elif profile.shape[0] != self.dim:
-            from deertrack.reid.scoring import DimensionMismatch
-
             raise DimensionMismatch(f"deer {deer_id}: profile has {profile.shape[0]} dimensions, gallery {self.dim}")
         m = len(self.deer_ids)
         if m == self._profiles.shape[0]:
@@ -88,7 +86,8 @@ def load_gallery(con: pg8000.native.Connection) -> Gallery:
         "WHERE profile_embedding IS NOT NULL AND status = ANY(CAST(:statuses AS TEXT[])) ORDER BY id",
         statuses=list(SCORABLE_STATUSES),
     )
-    gallery = Gallery()
-    for deer_id, sex, blob, count in rows:
-        gallery.add(deer_id, sex, from_bytes(blob), max(int(count), 1))
-    return gallery
+    profiles = stack([r[2] for r in rows], "deer profile embeddings")
+    return Gallery(
+        deer_ids=[int(r[0]) for r in rows], sexes=[r[1] for r in rows], counts=[max(int(r[3]), 1) for r in rows],
+        dim=profiles.shape[1] if rows else None, _profiles=profiles,
+    )

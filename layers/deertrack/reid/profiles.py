@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pg8000.native
 
-from deertrack.reid.vectors import from_bytes, normalize, to_bytes
+from deertrack.reid.gallery import mean_profile
+from deertrack.reid.vectors import stack, to_bytes
 
 
 def rebuild_deer(con: pg8000.native.Connection, deer_ids: Iterable[int] | None = None) -> int:
@@ -34,29 +34,27 @@ def rebuild_deer(con: pg8000.native.Connection, deer_ids: Iterable[int] | None =
         f" WHERE e.id = x.id{only}",
         **params,
     )
-    sums: dict[int, np.ndarray] = {}
-    counts: dict[int, int] = {}
+    blobs: dict[int, list[bytes]] = {}
     rows = con.run(
         "SELECT d.deer_id, d.embedding FROM detections d WHERE d.is_valid AND d.embedding IS NOT NULL"
         f" AND d.deer_id IS NOT NULL{where}", **params,
     )
     for deer_id, blob in rows:
-        vector = from_bytes(blob).astype(np.float64)
-        if deer_id in sums and sums[deer_id].shape != vector.shape:
+        kept = blobs.setdefault(deer_id, [])
+        if kept and len(kept[0]) != len(blob):
             continue  # mixed models: keep the first dimension seen (re-embed to fix)
-        sums[deer_id] = sums.get(deer_id, 0.0) + vector
-        counts[deer_id] = counts.get(deer_id, 0) + 1
+        kept.append(bytes(blob))
     target = ids if ids is not None else [r[0] for r in con.run("SELECT id FROM deer")]
-    with_profile = [i for i in target if i in sums]
-    without = [i for i in target if i not in sums]
+    with_profile = [i for i in target if i in blobs]
+    without = [i for i in target if i not in blobs]
     if with_profile:
         con.run(
             "UPDATE deer AS e SET profile_embedding = v.profile, profile_embedding_count = v.n"
             " FROM unnest(CAST(:ids AS INTEGER[]), CAST(:profiles AS BYTEA[]), CAST(:ns AS INTEGER[]))"
             "   AS v(id, profile, n) WHERE e.id = v.id",
             ids=with_profile,
-            profiles=[to_bytes(normalize((sums[i] / counts[i]).astype(np.float32))) for i in with_profile],
-            ns=[counts[i] for i in with_profile],
+            profiles=[to_bytes(mean_profile(stack(blobs[i]))) for i in with_profile],
+            ns=[len(blobs[i]) for i in with_profile],
         )
     if without:
         con.run("UPDATE deer SET profile_embedding = NULL, profile_embedding_count = 0"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deertrack.reid.score_log import ScoreBlock
+from deertrack.reid.vectors import DimensionMismatch
 
 SEXES = ("buck", "doe", "fawn", "unknown")
 UNKNOWN = "unknown"
@@ -23,10 +24,6 @@ SCORE_DECIMALS = 4
 
 _SEX_CODE = {sex: code for code, sex in enumerate(SEXES)}
 _UNKNOWN_CODE = _SEX_CODE[UNKNOWN]
-
-
-class DimensionMismatch(ValueError):
-    """Embeddings and deer profiles have different lengths (the embedding model changed)."""
 
 
 def sex_match(classification: str, deer_sex: str) -> bool:
