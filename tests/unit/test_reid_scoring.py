@@ -12,7 +12,7 @@ from deertrack.reid import scoring
 from deertrack.reid.bursts import Linked, Pending, form_tracks
 from deertrack.reid.gallery import Gallery, mean_profile, running_mean
 from deertrack.reid.matching import match_batch
-from deertrack.reid.score_log import to_copy_text
+from deertrack.reid.score_log import ScoreBlock, to_copy_text
 from deertrack.reid.vectors import normalize
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -89,7 +89,8 @@ def test_score_block_is_row_major_and_copy_text_rounds() -> None:
     scores = np.array([[0.123456, 1.0], [-0.5, 0.8]])
     eligible = np.array([[True, False], [True, True]])
     matched = scoring.matched_mask(2, 2, np.array([1, -1]))
-    block = scoring.score_block([10, 11], ["doe", "unknown"], [1, 2], ["doe", "buck"], scores, eligible, matched, 0.8)
+    block = ScoreBlock.from_matrix([10, 11], [1, 2], scores, matched, eligible, ["doe", "unknown"], ["doe", "buck"],
+                                   scoring.round_threshold(0.8))
     assert len(block) == 4
     assert block.detection_ids.tolist() == [10, 10, 11, 11] and block.deer_ids.tolist() == [1, 2, 1, 2]
     assert block.matched.tolist() == [False, True, False, False]

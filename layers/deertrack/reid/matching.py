@@ -120,7 +120,8 @@ def match_batch(
             outcome.assignments.append(Assignment(member.detection_id, deer_id, track.burst_group, status, note, best))
         if log_scores and m:
             matched = scoring.matched_mask(len(members), m, np.full(len(members), assigned_column))
-            outcome.blocks.append(scoring.score_block(
-                ids, classes, gallery.deer_ids[:m], gallery.sexes[:m], scores, eligible, matched, threshold,
+            outcome.blocks.append(ScoreBlock.from_matrix(
+                ids, gallery.deer_ids[:m], scores, matched, eligible, classes, gallery.sexes[:m],
+                scoring.round_threshold(threshold),
             ))
     return outcome

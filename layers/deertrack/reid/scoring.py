@@ -162,24 +162,6 @@ def matched_mask(n: int, m: int, assigned: np.ndarray) -> np.ndarray:
     return (np.arange(m)[None, :] == assigned[:, None]) & (assigned[:, None] >= 0)
 
 
-def score_block(
-    detection_ids: Sequence[int], classifications: Sequence[str], deer_ids: Sequence[int],
-    deer_sexes: Sequence[str], scores: np.ndarray, eligible: np.ndarray, matched: np.ndarray, threshold: float,
-) -> ScoreBlock:
-    """Every (detection, deer) pair of an (n, m) scoring as a ScoreBlock, row-major (detection, then deer)."""
-    n, m = len(detection_ids), len(deer_ids)
-    return ScoreBlock(
-        detection_ids=np.repeat(np.asarray(detection_ids, dtype=np.int64), m),
-        deer_ids=np.tile(np.asarray(deer_ids, dtype=np.int64), n),
-        scores=np.asarray(scores, dtype=np.float64).reshape(n * m),
-        matched=np.asarray(matched, dtype=bool).reshape(n * m),
-        sex_match=np.asarray(eligible, dtype=bool).reshape(n * m),
-        detection_classifications=[c for c in classifications for _ in range(m)],
-        deer_sexes=list(deer_sexes) * n,
-        threshold=round_threshold(threshold),
-    )
-
-
 def concat_blocks(blocks: Sequence[ScoreBlock], threshold: float) -> ScoreBlock:
     """Many blocks (same threshold) as one, for a single COPY."""
     blocks = [b for b in blocks if len(b)]

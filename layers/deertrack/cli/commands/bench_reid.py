@@ -119,7 +119,7 @@ def _statements(sql: str) -> list[str]:
 def bench_scoring(args: argparse.Namespace, dim: int) -> None:
     from deertrack.db import transaction
     from deertrack.reid import scoring
-    from deertrack.reid.score_log import block_chunks, copy_chunks, replace_scores
+    from deertrack.reid.score_log import ScoreBlock, block_chunks, copy_chunks, replace_scores
     from deertrack.reid.vectors import normalize
 
     n, m = max(1, args.detections), max(1, args.deer)
@@ -148,8 +148,8 @@ def bench_scoring(args: argparse.Namespace, dim: int) -> None:
             eligible = scoring.sex_match_matrix(det_classes, deer_sexes)
             assigned, _ = scoring.decide_each(scores, eligible, threshold)
             matched = scoring.matched_mask(n, m, assigned)
-            block = scoring.score_block(detection_ids, det_classes, deer_ids, deer_sexes, scores, eligible,
-                                        matched, threshold)
+            block = ScoreBlock.from_matrix(detection_ids, deer_ids, scores, matched, eligible, det_classes,
+                                           deer_sexes, scoring.round_threshold(threshold))
             with transaction(con):
                 return replace_scores(con, detection_ids, block)
 
@@ -157,8 +157,10 @@ def bench_scoring(args: argparse.Namespace, dim: int) -> None:
         scores = scoring.similarity(embeddings, profiles)
         eligible = scoring.sex_match_matrix(det_classes, deer_sexes)
         assigned, _ = scoring.decide_each(scores, eligible, threshold)
-        chunks = list(block_chunks(scoring.score_block(detection_ids, det_classes, deer_ids, deer_sexes, scores,
-                                                       eligible, scoring.matched_mask(n, m, assigned), threshold)))
+        chunks = list(block_chunks(ScoreBlock.from_matrix(
+            detection_ids, deer_ids, scores, scoring.matched_mask(n, m, assigned), eligible, det_classes, deer_sexes,
+            scoring.round_threshold(threshold),
+        )))
 
         def raw_copy() -> int:
             with transaction(con):
