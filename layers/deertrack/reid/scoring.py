@@ -70,7 +70,8 @@ def round_threshold(threshold: float) -> float:
 
 
 def is_match(score: np.ndarray | float, threshold: float) -> np.ndarray:
-    """score >= threshold at logged precision (a score exactly at the threshold matches)."""
+    """score >= threshold at logged precision (a score exactly at the threshold matches): the one
+    threshold rule, used by every decision below."""
     return round_scores(score) >= round_threshold(threshold)
 
 
@@ -107,7 +108,7 @@ def decide_each(scores: np.ndarray, eligible: np.ndarray, threshold: float) -> t
     """Vectorized per-detection decision: (assigned column or -1, best eligible rounded score or NaN)."""
     index, best, any_eligible = best_eligible(scores, eligible)
     with np.errstate(invalid="ignore"):
-        matched = any_eligible & (best >= round_threshold(threshold))
+        matched = any_eligible & is_match(best, threshold)
     return np.where(matched, index, -1), best
 
 
@@ -126,7 +127,7 @@ def decide(scores: np.ndarray, eligible: np.ndarray, threshold: float) -> Decisi
     if not any_eligible[0]:
         return Decision(None, None, False)
     score = float(best[0])
-    return Decision(int(index[0]), score, bool(score >= round_threshold(threshold)))
+    return Decision(int(index[0]), score, bool(is_match(score, threshold)))
 
 
 def decide_groups(scores: np.ndarray, eligible: np.ndarray, groups: np.ndarray,
