@@ -115,7 +115,7 @@ class _Resolver:
         return node
 
 
-def _logical_target(node: Any) -> str | None:
+def logical_target(node: Any) -> str | None:
     """The logical id named by !GetAtt X.Arn or !Ref X."""
     if isinstance(node, dict) and "Fn::GetAtt" in node:
         return node["Fn::GetAtt"][0]
@@ -145,7 +145,7 @@ def declarations(stage: str = "dev", path: Path = TEMPLATE_PATH) -> Declarations
                 logical_id,
                 resolve.value(props["QueueName"]),
                 attributes,
-                dead_letter=_logical_target(redrive["deadLetterTargetArn"]) if redrive else None,
+                dead_letter=logical_target(redrive["deadLetterTargetArn"]) if redrive else None,
                 max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
             )
         elif kind == "AWS::S3::Bucket":
@@ -153,7 +153,7 @@ def declarations(stage: str = "dev", path: Path = TEMPLATE_PATH) -> Declarations
             for config in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
                 rules = {r["Name"]: r["Value"] for r in config.get("Filter", {}).get("S3Key", {}).get("Rules", [])}
                 bucket.queue_notifications.append(
-                    (config["Event"], _logical_target(config["Queue"]), rules.get("prefix", ""),
+                    (config["Event"], logical_target(config["Queue"]), rules.get("prefix", ""),
                      rules.get("suffix", ""))
                 )
             buckets[logical_id] = bucket
@@ -162,7 +162,7 @@ def declarations(stage: str = "dev", path: Path = TEMPLATE_PATH) -> Declarations
             for event in props.get("Events", {}).values():
                 event_props = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    decl.queue = _logical_target(event_props["Queue"])
+                    decl.queue = logical_target(event_props["Queue"])
                     decl.batch_size = int(event_props.get("BatchSize", 10))
                 elif event["Type"] == "Schedule":
                     decl.schedule = str(resolve.value(event_props["Schedule"]))

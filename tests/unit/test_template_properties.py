@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deertrack.settings import Settings
-from infra.template import declarations, load_template
+from infra.template import declarations, load_template, logical_target
 
 Template = dict[str, Any]
 
@@ -22,15 +22,6 @@ def template() -> Template:
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
     return {k: r.get("Properties", {}) for k, r in template["Resources"].items() if r["Type"] == kind}
-
-
-def target(node: Any) -> str | None:
-    """The logical id in !Ref X / !GetAtt X.Attr."""
-    if isinstance(node, dict) and "Ref" in node:
-        return node["Ref"]
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        return node["Fn::GetAtt"][0]
-    return None
 
 
 def statements(policies: list[Any]) -> list[dict[str, Any]]:
@@ -89,7 +80,7 @@ def test_batch_fed_queues_outlast_the_longest_message(template: Template) -> Non
     for job in resources(template, "AWS::Batch::JobDefinition").values():
         env = {e["Name"]: e["Value"] for e in job["ContainerProperties"]["Environment"] if "Name" in e}
         worker = job["ContainerProperties"]["Command"][0]
-        queue_id = target(env[f"{worker.upper()}_QUEUE_NAME"])
+        queue_id = logical_target(env[f"{worker.upper()}_QUEUE_NAME"])
         assert queue_id not in lambda_fed
         # 15 minutes: above the longest single message (a PDF renders in about a second, a ZIP of
         # 2,000 crops in well under a minute) and the export worker extends it on every heartbeat.
@@ -98,7 +89,7 @@ def test_batch_fed_queues_outlast_the_longest_message(template: Template) -> Non
 
 def test_every_work_queue_has_a_dead_letter_queue_that_outlives_it(template: Template) -> None:
     queues = resources(template, "AWS::SQS::Queue")
-    dead_letter_ids = {target(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in queues.values()
+    dead_letter_ids = {logical_target(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in queues.values()
                        if "RedrivePolicy" in p}
     for logical_id, props in queues.items():
         assert props.get("SqsManagedSseEnabled") is True, logical_id
@@ -107,7 +98,7 @@ def test_every_work_queue_has_a_dead_letter_queue_that_outlives_it(template: Tem
         redrive = props.get("RedrivePolicy")
         assert redrive, f"{logical_id} has no dead-letter queue"
         assert 1 <= int(redrive["maxReceiveCount"]) <= 5
-        dlq = queues[target(redrive["deadLetterTargetArn"])]
+        dlq = queues[logical_target(redrive["deadLetterTargetArn"])]
         assert int(dlq["MessageRetentionPeriod"]) > int(props.get("MessageRetentionPeriod", 345600))
 
 
@@ -123,7 +114,7 @@ def test_buckets_are_private_encrypted_and_tls_only(template: Template) -> None:
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
         assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
-        tls = [p for p in policies.values() if target(p["Bucket"]) == logical_id]
+        tls = [p for p in policies.values() if logical_target(p["Bucket"]) == logical_id]
         assert tls and tls[0]["PolicyDocument"]["Statement"][0]["Condition"] == {
             "Bool": {"aws:SecureTransport": "false"}}, logical_id
 
@@ -151,26 +142,26 @@ def test_redis_and_postgres_live_in_private_subnets_and_admit_only_functions_and
     groups = resources(template, "AWS::EC2::SecurityGroup")
     redis = resources(template, "AWS::ElastiCache::ReplicationGroup")["Redis"]
     database = resources(template, "AWS::RDS::DBInstance")["Database"]
-    assert {target(s) for s in resources(template, "AWS::ElastiCache::SubnetGroup")["RedisSubnetGroup"]
+    assert {logical_target(s) for s in resources(template, "AWS::ElastiCache::SubnetGroup")["RedisSubnetGroup"]
             ["SubnetIds"]} == private
-    assert {target(s) for s in resources(template, "AWS::RDS::DBSubnetGroup")["DatabaseSubnetGroup"]
+    assert {logical_target(s) for s in resources(template, "AWS::RDS::DBSubnetGroup")["DatabaseSubnetGroup"]
             ["SubnetIds"]} == private
     for group_ids, port in ((redis["SecurityGroupIds"], 6379), (database["VPCSecurityGroups"], 5432)):
         for group_id in group_ids:
-            ingress = groups[target(group_id)]["SecurityGroupIngress"]
-            assert {target(rule["SourceSecurityGroupId"]) for rule in ingress} == {
+            ingress = groups[logical_target(group_id)]["SecurityGroupIngress"]
+            assert {logical_target(rule["SourceSecurityGroupId"]) for rule in ingress} == {
                 "FunctionSecurityGroup", "BatchSecurityGroup"}
             assert all("CidrIp" not in rule and rule["FromPort"] == rule["ToPort"] == port for rule in ingress)
     assert database["PubliclyAccessible"] is False and database["StorageEncrypted"] is True
     assert redis["AtRestEncryptionEnabled"] is True and redis["TransitEncryptionEnabled"] is True
     # The functions and the batch jobs sit in those private subnets behind their own groups.
     vpc = template["Globals"]["Function"]["VpcConfig"]
-    assert {target(s) for s in vpc["SubnetIds"]} == private
-    assert [target(g) for g in vpc["SecurityGroupIds"]] == ["FunctionSecurityGroup"]
+    assert {logical_target(s) for s in vpc["SubnetIds"]} == private
+    assert [logical_target(g) for g in vpc["SecurityGroupIds"]] == ["FunctionSecurityGroup"]
     for environment in resources(template, "AWS::Batch::ComputeEnvironment").values():
         compute = environment["ComputeResources"]
-        assert {target(s) for s in compute["Subnets"]} == private
-        assert [target(g) for g in compute["SecurityGroupIds"]] == ["BatchSecurityGroup"]
+        assert {logical_target(s) for s in compute["Subnets"]} == private
+        assert [logical_target(g) for g in compute["SecurityGroupIds"]] == ["BatchSecurityGroup"]
     routes = resources(template, "AWS::EC2::Route")
     assert "NatGatewayId" in routes["PrivateDefaultRoute"] and "GatewayId" not in routes["PrivateDefaultRoute"]
 
@@ -203,13 +194,13 @@ def test_each_function_has_its_own_least_privilege_policies(template: Template) 
     for logical_id, props in functions.items():
         policies = props["Policies"]
         assert all(not isinstance(p, str) for p in policies), f"{logical_id} uses a managed policy by name"
-        sends = {target(p["SQSSendMessagePolicy"]["QueueName"]) for p in policies
+        sends = {logical_target(p["SQSSendMessagePolicy"]["QueueName"]) for p in policies
                  if isinstance(p, dict) and "SQSSendMessagePolicy" in p}
         assert sends == SENDS[logical_id], logical_id
         for policy in policies:
             if isinstance(policy, dict) and len(policy) == 1 and "Statement" not in policy:
                 (name, args), = policy.items()
-                assert all(target(v) for v in args.values()), f"{logical_id} {name} is not scoped to a resource"
+                assert all(logical_target(v) for v in args.values()), f"{logical_id} {name} is not scoped to a resource"
         for statement in statements(policies):
             assert statement["Resource"] != "*", f"{logical_id}: {statement}"
             assert not any(a.endswith(":*") for a in statement["Action"]), f"{logical_id}: {statement}"
@@ -233,7 +224,7 @@ def test_batch_scales_to_zero_with_gpus_for_reid(template: Template) -> None:
         assert props["ComputeResources"]["MinvCpus"] == 0 and props["Type"] == "MANAGED"
     gpu = environments["GpuComputeEnvironment"]["ComputeResources"]
     assert gpu["Ec2Configuration"] == [{"ImageType": "ECS_AL2_NVIDIA"}]
-    gpu_types = template["Parameters"][target(gpu["InstanceTypes"])]["Default"].split(",")
+    gpu_types = template["Parameters"][logical_target(gpu["InstanceTypes"])]["Default"].split(",")
     assert all(t.startswith(("g4dn.", "g5.", "g6.", "p")) for t in gpu_types), gpu_types
     jobs = resources(template, "AWS::Batch::JobDefinition")
     queues = resources(template, "AWS::Batch::JobQueue")
@@ -241,7 +232,7 @@ def test_batch_scales_to_zero_with_gpus_for_reid(template: Template) -> None:
                                                       j["ContainerProperties"]["ResourceRequirements"]}
              for j in jobs.values()}
     assert needs["reid"]["GPU"] == "1" and "GPU" not in needs["exports"]
-    assert target(queues["ReidJobQueue"]["ComputeEnvironmentOrder"][0]["ComputeEnvironment"]) == \
+    assert logical_target(queues["ReidJobQueue"]["ComputeEnvironmentOrder"][0]["ComputeEnvironment"]) == \
         "GpuComputeEnvironment"
     for job in jobs.values():
         container = job["ContainerProperties"]
@@ -271,7 +262,7 @@ def test_every_environment_variable_given_to_the_code_is_a_setting(template: Tem
 def test_outputs_name_the_api_every_queue_and_every_bucket(template: Template) -> None:
     outputs = template["Outputs"]
     assert "execute-api" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
-    referenced = {target(o["Value"]) for o in outputs.values()}
+    referenced = {logical_target(o["Value"]) for o in outputs.values()}
     for kind in ("AWS::SQS::Queue", "AWS::S3::Bucket"):
         missing = set(resources(template, kind)) - referenced
         assert not missing, f"no output for {sorted(missing)}"
