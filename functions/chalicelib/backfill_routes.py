@@ -15,20 +15,13 @@ from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_probl
 from deertrack import db, openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.backfill import triggers
+from deertrack.ingest.schema import problems_of
 from deertrack.jobs import TERMINAL, JobStore
 from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable
 
 backfill_routes = Blueprint(__name__)
 
 POLL_AFTER_SECONDS = 2
-
-
-def _problems(exc: ValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        problems.append(Problem(field, error["type"], f"{field}: {error['msg']}"))
-    return problems
 
 
 def _body() -> dict[str, Any]:
@@ -50,16 +43,14 @@ def start_backfill() -> Response:
     try:
         request = triggers.BackfillRequest.model_validate(_body())
     except ValidationError as exc:
-        raise RequestInvalid(_problems(exc)) from None
+        raise RequestInvalid(problems_of(exc, "")) from None
     try:
         accepted = triggers.start_backfill_job(request)
     except db.DatabaseUnavailable as exc:
         raise ServiceUnavailable("PostgreSQL", exc) from exc
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis", exc) from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise ServiceUnavailable("SQS", exc) from exc
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise ServiceUnavailable("SQS", exc) from exc
     return json_response(accepted.model_dump(mode="json"), 202,
                          {"Location": accepted.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
