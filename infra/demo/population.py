@@ -7,6 +7,7 @@ the synthetic images: coat colour, a marking pattern, body proportions, antlers 
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -151,17 +152,9 @@ def _coat(rng: np.random.Generator, sex: Sex) -> tuple[tuple[float, float, float
     value = float(rng.uniform(0.32, 0.76)) * (0.9 if sex == "buck" else 1.0)
     if sex == "fawn":
         saturation, value = min(0.8, saturation + 0.12), min(0.8, value + 0.06)
-    rgb = _hsv_to_rgb(hue, saturation, value)
+    rgb = tuple(round(c * 255, 1) for c in colorsys.hsv_to_rgb(hue, saturation, value))
     belly = tuple(float(np.clip(c * 0.35 + 170 + rng.normal(0, 8), 0, 255)) for c in rgb)
     return rgb, belly  # type: ignore[return-value]
-
-
-def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
-    i = int(h * 6) % 6
-    f = h * 6 - int(h * 6)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    r, g, b = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
-    return (round(r * 255, 1), round(g * 255, 1), round(b * 255, 1))
 
 
 def _look(rng: np.random.Generator, sex: Sex, name: str) -> Look:
