@@ -30,13 +30,12 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from deertrack import export_failures
-from deertrack.aws import client
 from deertrack.exports.cancellation import export_prefix
 from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
-from deertrack.queues import Received, delete, queue_url
+from deertrack.queues import Received, change_visibility, delete
 from deertrack.settings import get_settings
 from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
@@ -195,8 +194,7 @@ class ExportWorker:
         """Heartbeat: push the message's visibility out by a full timeout again."""
         try:
             timeout = export_failures.exports_queue_policy().visibility_timeout
-            client("sqs").change_message_visibility(QueueUrl=queue_url(self.queue_name),
-                                                    ReceiptHandle=message.receipt_handle, VisibilityTimeout=timeout)
+            change_visibility(self.queue_name, message.receipt_handle, timeout)
         except Exception as exc:  # noqa: BLE001 - the job goes on; a redelivery would re-claim it
             logger.warning("cannot extend the export message's visibility", extra={"error": str(exc)})
 
@@ -206,8 +204,7 @@ class ExportWorker:
         try:
             timeout = export_failures.exports_queue_policy().visibility_timeout
             delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
-            client("sqs").change_message_visibility(QueueUrl=queue_url(self.queue_name),
-                                                    ReceiptHandle=message.receipt_handle, VisibilityTimeout=delay)
+            change_visibility(self.queue_name, message.receipt_handle, delay)
         except Exception as exc:  # noqa: BLE001 - then the queue's own visibility timeout applies
             logger.warning("cannot schedule the export retry", extra={"error": str(exc)})
 

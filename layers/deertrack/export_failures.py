@@ -9,41 +9,21 @@ still `processing` has no field for an error that is going to be retried.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from deertrack.aws import client
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
-from deertrack.queues import queue_url
+from deertrack.queues import QueuePolicy, queue_policy
 from deertrack.redis_client import key
 from deertrack.settings import get_settings
 
 MAX_ERROR_LENGTH = 500
 
 
-@dataclass(frozen=True)
-class QueuePolicy:
-    visibility_timeout: int
-    max_receive_count: int | None
-
-
-@lru_cache(maxsize=16)
-def _queue_policy(endpoint: str | None, name: str) -> QueuePolicy:
-    attributes = client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(name), AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
-    )["Attributes"]
-    redrive = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else {}
-    max_receive = redrive.get("maxReceiveCount")
-    return QueuePolicy(int(attributes.get("VisibilityTimeout", 30)), int(max_receive) if max_receive else None)
-
-
 def exports_queue_policy() -> QueuePolicy:
     """The exports queue's visibility timeout and redrive limit, as deployed (read once, cached)."""
-    settings = get_settings()
-    return _queue_policy(settings.aws_endpoint_url, settings.exports_queue_name)
+    return queue_policy(get_settings().exports_queue_name)
 
 
 def error_key(job_id: str) -> str:

@@ -1,7 +1,8 @@
-"""SQS: send a typed message, receive with long polling, delete after success."""
+"""SQS: send a typed message, receive with long polling, delete after success; a queue's policy as deployed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +24,50 @@ def queue_url(name: str) -> str:
 
 
 def reset_queue_urls() -> None:
+    """Forget cached queue URLs and policies (a new endpoint or freshly created queues)."""
     _queue_url.cache_clear()
+    _queue_policy.cache_clear()
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """A queue's delivery settings as deployed: visibility timeout and redrive policy."""
+
+    visibility_timeout: int
+    max_receive_count: int | None
+    dead_letter_arn: str | None = None
+
+    @property
+    def dead_letter_queue_name(self) -> str | None:
+        return None if self.dead_letter_arn is None else self.dead_letter_arn.rsplit(":", 1)[-1]
+
+
+@lru_cache(maxsize=16)
+def _queue_policy(endpoint: str | None, name: str) -> QueuePolicy:
+    attributes = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(name), AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+    )["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"]) if attributes.get("RedrivePolicy") else {}
+    max_receive = redrive.get("maxReceiveCount")
+    return QueuePolicy(int(attributes.get("VisibilityTimeout", 30)), int(max_receive) if max_receive else None,
+                       redrive.get("deadLetterTargetArn"))
+
+
+def queue_policy(name: str) -> QueuePolicy:
+    """The queue's visibility timeout and redrive policy (read once, cached)."""
+    return _queue_policy(get_settings().aws_endpoint_url, name)
+
+
+def dead_letter_queue_url(name: str) -> str | None:
+    """The URL of the queue's dead-letter queue (from its redrive policy), or None when it has none."""
+    target = queue_policy(name).dead_letter_queue_name
+    return None if target is None else queue_url(target)
+
+
+def change_visibility(queue_name: str, receipt_handle: str, seconds: int) -> None:
+    """Make a received message invisible for `seconds` from now (a heartbeat, or a retry's delay)."""
+    client("sqs").change_message_visibility(QueueUrl=queue_url(queue_name), ReceiptHandle=receipt_handle,
+                                            VisibilityTimeout=seconds)
 
 
 def send(queue_name: str, message: BaseModel, **log_fields: object) -> str:

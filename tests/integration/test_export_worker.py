@@ -13,6 +13,7 @@ import pytest
 from deertrack import db
 from deertrack.aws import client
 from deertrack.jobs import JobStatus, JobStore
+from deertrack.queues import dead_letter_queue_url, queue_policy, queue_url
 from deertrack.settings import get_settings
 from deertrack.storage import get_bytes
 from gpu_batch import export_worker
@@ -229,6 +230,14 @@ def test_malformed_message_of_a_known_job_fails_it(stack) -> None:
     outcome = ExportWorker().process_message(receive_one())
     assert outcome.status == "failed"
     assert "malformed" in JobStore().get(job.job_id).error
+
+
+def test_exports_queue_policy_names_its_dead_letter_queue(stack) -> None:
+    settings = get_settings()
+    policy = queue_policy(settings.exports_queue_name)
+    assert policy.visibility_timeout > 0 and policy.max_receive_count
+    assert dead_letter_queue_url(settings.exports_queue_name) == queue_url(settings.exports_dead_letter_queue_name)
+    assert dead_letter_queue_url(settings.exports_dead_letter_queue_name) is None
 
 
 def test_reaper_fails_jobs_without_a_heartbeat(stack) -> None:
