@@ -18,6 +18,7 @@ import json
 import posixpath
 from typing import Any
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.ingest.megadetector import (
     DEFAULT_MIN_CONFIDENCE,
     ImportOptions,
@@ -44,7 +45,7 @@ def default_options(key: str, doc: dict[str, Any]) -> ImportOptions:
     if not 0.0 <= min_confidence <= 1.0:
         raise ResultsFileInvalid("deertrack.min_confidence must be in 0..1")
     classification = given.get("classification")
-    if classification not in (None, "buck", "doe", "fawn", "unknown"):
+    if classification is not None and classification not in CLASSIFICATIONS:
         raise ResultsFileInvalid("deertrack.classification must be buck, doe, fawn or unknown")
     return ImportOptions(
         images_prefix=str(given.get("images_prefix", prefix)),

@@ -19,17 +19,16 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from deertrack.classifications import Classification
 from deertrack.problems import Problem
 
 MAX_RECORDS = 500
 MAX_BOXES_PER_IMAGE = 100
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
-
-Classification = Literal["buck", "doe", "fawn", "unknown"]
 
 
 class BoxIn(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pg8000.native
 from pydantic import BaseModel, ConfigDict, Field
 
+from deertrack.classifications import Classification
 from deertrack.db import rows_as_dicts
 
 TOP_CANDIDATES = 5
@@ -19,7 +20,7 @@ class DeerQuery(BaseModel):
     """GET /api/deer query parameters."""
 
     model_config = ConfigDict(extra="forbid")
-    sex: Literal["buck", "doe", "fawn", "unknown"] | None = None
+    sex: Classification | None = None
     status: Literal["active", "inactive", "deceased", "merged"] | None = None
     min_sightings: int = Field(0, ge=0)
     limit: int = Field(50, ge=1, le=500)

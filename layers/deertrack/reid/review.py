@@ -12,11 +12,12 @@ seen, profile embedding), under the gallery lock, in one transaction.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pg8000.native
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from deertrack.classifications import Classification
 from deertrack.db import transaction
 from deertrack.logs import logger
 from deertrack.problems import NotFound, Problem, RequestInvalid
@@ -27,7 +28,7 @@ from deertrack.reid.scoring import sex_match
 
 class DetectionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    corrected_classification: Literal["buck", "doe", "fawn", "unknown"] | None = None
+    corrected_classification: Classification | None = None
     deer_id: int | None = Field(None, ge=1)
     is_valid: bool | None = None
     note: str | None = Field(None, max_length=500, description="why (kept in reid_note)")

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.reid.score_log import ScoreBlock
 from deertrack.reid.vectors import DimensionMismatch
 
-SEXES = ("buck", "doe", "fawn", "unknown")
+SEXES = CLASSIFICATIONS
 UNKNOWN = "unknown"
 #: Decimal places of similarity_score / threshold_used in the score log.
 SCORE_DECIMALS = 4

@@ -117,6 +117,7 @@ def _statements(sql: str) -> list[str]:
 
 
 def bench_scoring(args: argparse.Namespace, dim: int) -> None:
+    from deertrack.classifications import CLASSIFICATIONS
     from deertrack.db import transaction
     from deertrack.reid import scoring
     from deertrack.reid.score_log import ScoreBlock, block_chunks, copy_chunks, replace_scores
@@ -126,7 +127,7 @@ def bench_scoring(args: argparse.Namespace, dim: int) -> None:
     rng = np.random.default_rng(11)
     embeddings = normalize(rng.normal(size=(n, dim)).astype(np.float32))
     profiles = normalize(rng.normal(size=(m, dim)).astype(np.float32))
-    sexes_pool = np.array(["buck", "doe", "fawn", "unknown"])
+    sexes_pool = np.array(CLASSIFICATIONS)
     det_classes = list(sexes_pool[rng.integers(0, 4, n)])
     deer_sexes = list(sexes_pool[rng.integers(0, 3, m)])
     threshold = 0.8

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.cli import CommandError, unit_interval
 from deertrack.ingest.megadetector import DEFAULT_MIN_CONFIDENCE, ImportOptions, ResultsFileInvalid
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="location code of every photo (default: the first folder of the key that is a location code)")
     md.add_argument("--min-confidence", type=unit_interval, default=DEFAULT_MIN_CONFIDENCE, metavar="C",
                     help=f"keep animal detections with conf >= C (default {DEFAULT_MIN_CONFIDENCE})")
-    md.add_argument("--classification", choices=("buck", "doe", "fawn", "unknown"),
+    md.add_argument("--classification", choices=CLASSIFICATIONS,
                     help="classification of detections the file does not classify (default unknown)")
     md.add_argument("--json", action="store_true", help="print the outcome as JSON")
     md.set_defaults(func=run_megadetector)
