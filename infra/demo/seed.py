@@ -30,6 +30,7 @@ from deertrack.aws import client
 from deertrack.logs import logger
 from deertrack.reid.profiles import rebuild_deer
 from deertrack.settings import get_settings
+from deertrack.storage import put_bytes
 from infra.demo.dataset import KEY_PREFIX, DemoDataset, generate_dataset
 
 #: pg_advisory_xact_lock key of the demo seeder ("deer" in ASCII).
@@ -216,11 +217,10 @@ def upload_images(data: DemoDataset, bucket: str, limit: int | None = None,
     wanted = data.images if limit is None else data.images[:limit]
     present = stored_keys(bucket)
     missing = [im for im in wanted if im.s3_key not in present]
-    s3 = client("s3")
 
     def put(index: int) -> int:
         body = image_jpeg(data, index)
-        s3.put_object(Bucket=bucket, Key=data.images[index].s3_key, Body=body, ContentType="image/jpeg")
+        put_bytes(bucket, data.images[index].s3_key, body, "image/jpeg")
         return len(body)
 
     started = time.perf_counter()
