@@ -23,20 +23,28 @@ def date_as_midnight(value: object) -> object:
     return value
 
 
-class BackfillScope(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ScopeFields(BaseModel):
+    """What a backfill request names: the fields of a scope, validated and described for the API."""
 
-    #: Only detections whose image was captured at or after this moment (a date means its midnight UTC).
-    since: datetime | None = None
-    #: At most this many detections (lowest ids first).
-    limit: int | None = Field(None, ge=1, le=100_000_000)
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = Field(None, description="only detections captured on or after this date "
+                                         "(YYYY-MM-DD, midnight UTC) or ISO timestamp")
+    limit: int | None = Field(None, ge=1, le=100_000_000, description="at most this many detections")
     #: threshold_used / matched decision; None means REID_THRESHOLD.
-    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="default REID_THRESHOLD")
 
     @field_validator("since", mode="before")
     @classmethod
     def _date_is_midnight(cls, value: object) -> object:
         return date_as_midnight(value)
+
+
+class BackfillScope(ScopeFields):
+    """Detections captured at or after `since` (a naive time is UTC), at most `limit` of them (lowest ids
+    first), decided with `threshold`."""
+
+    model_config = ConfigDict(frozen=True)
 
     @field_validator("since")
     @classmethod

@@ -7,12 +7,12 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from deertrack import db
 from deertrack.backfill import runner, runs
-from deertrack.backfill.scope import BackfillScope, date_as_midnight
-from deertrack.jobs import Job, JobStatus, JobStore, new_job_id
+from deertrack.backfill.scope import BackfillScope, ScopeFields
+from deertrack.jobs import Job, JobStatus, JobStore, Progress, new_job_id
 from deertrack.logs import logger
 from deertrack.settings import get_settings
 
@@ -57,23 +57,11 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
 # ------------------------------------------------------------------------------------------ API job
 
 
-class BackfillRequest(BaseModel):
+class BackfillRequest(ScopeFields):
     """Body of POST /api/reid/backfill (all optional: an empty body re-scores everything)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    since: datetime | None = Field(None, description="only detections captured on or after this date "
-                                         "(YYYY-MM-DD, midnight UTC) or ISO timestamp")
-    limit: int | None = Field(None, ge=1, le=100_000_000, description="at most this many detections")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="default REID_THRESHOLD")
-
-    @field_validator("since", mode="before")
-    @classmethod
-    def _date_is_midnight(cls, value: object) -> object:
-        return date_as_midnight(value)
-
     def scope(self) -> BackfillScope:
-        return BackfillScope(since=self.since, limit=self.limit, threshold=self.threshold)
+        return BackfillScope.model_validate(dict(self))
 
 
 class BackfillAccepted(BaseModel):
@@ -86,16 +74,10 @@ class BackfillAccepted(BaseModel):
     threshold: float
 
 
-class BackfillProgress(BaseModel):
-    processed: int = Field(description="detections re-scored")
-    total: int
-    percent: float
-
-
 class BackfillJobView(BaseModel):
     job_id: str
     status: JobStatus
-    progress: BackfillProgress
+    progress: Progress
     request: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -139,10 +121,4 @@ def start_backfill_job(request: BackfillRequest, store: JobStore | None = None) 
 
 
 def job_view(job: Job) -> dict[str, Any]:
-    return BackfillJobView(
-        job_id=job.job_id, status=job.status,
-        progress=BackfillProgress(processed=job.progress.processed, total=job.progress.total,
-                                  percent=job.progress.percent),
-        request=job.request, created_at=job.created_at, updated_at=job.updated_at,
-        completed_at=job.completed_at, expires_at=job.expires_at, error=job.error,
-    ).model_dump(mode="json")
+    return BackfillJobView.model_validate(job, from_attributes=True).model_dump(mode="json")
