@@ -22,12 +22,11 @@ from chalicelib.http_problems import (
 )
 from chalicelib.sqs_batches import process_records
 from deertrack import db, openapi
-from deertrack.exports.body import load_json
 from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
 from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record, problems_of
 from deertrack.ingest.store import store_records
 from deertrack.logs import logger
-from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable
+from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
 from deertrack.reid import catalog
 from deertrack.reid.review import DetectionPatch, apply_patch
 from deertrack.s3_events import objects_in
