@@ -239,16 +239,12 @@ class LocalStack:
         )
 
     def _workers(self) -> None:
-        from infra.processes import Supervised, cli_argv, cli_has, stop_all
+        from infra.processes import Supervised, cli_argv, stop_all
 
         if not self.options.workers:
             return
         workers: list[Supervised] = []
         for name in WORKERS:
-            if not cli_has("worker", name):
-                logger.warning("no `deertrack worker` command for this worker yet; not started",
-                               extra={"worker": name})
-                continue
             # On SIGTERM an idle worker stops at once; one with a message in hand finishes it first: give it 25 s.
             workers.append(Supervised(f"worker {name}", cli_argv("worker", name), stop_timeout=25).start())
             self.state.workers.append(name)
