@@ -17,10 +17,7 @@ How deertrack maps onto Camtrap DP:
 
 from __future__ import annotations
 
-import csv
-import io
 import posixpath
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +30,7 @@ from deertrack.settings import get_settings
 from gpu_batch.archives.images import fetch
 from gpu_batch.archives.render import load_rows, zip_filename
 from gpu_batch.archives.rows import DetectionRow
-from gpu_batch.archives.writer import ArchiveWriter
+from gpu_batch.archives.writer import ArchiveWriter, CsvSpool, utc_timestamp
 from gpu_batch.export_renderers import Rendered
 from gpu_batch.job_run import JobRun
 
@@ -67,11 +64,6 @@ SEX = {"buck": "male", "doe": "female"}
 LIFE_STAGE = {"buck": "adult", "doe": "adult", "fawn": "juvenile"}
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
                ".tiff": "image/tiff", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
-SPOOL_BYTES = 4 * 1024 * 1024
-
-
-def timestamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fraction(value: float) -> str:
@@ -92,8 +84,8 @@ class Deployment:
 
     def row(self) -> dict[str, Any]:
         return {"deploymentID": self.code, "locationID": self.code, "locationName": self.name,
-                "latitude": self.latitude, "longitude": self.longitude, "deploymentStart": timestamp(self.start),
-                "deploymentEnd": timestamp(self.end), "cameraModel": self.camera_model or "",
+                "latitude": self.latitude, "longitude": self.longitude, "deploymentStart": utc_timestamp(self.start),
+                "deploymentEnd": utc_timestamp(self.end), "cameraModel": self.camera_model or "",
                 "habitat": self.habitat or ""}
 
 
@@ -117,7 +109,7 @@ def media_row(row: DetectionRow, bucket: str, included: bool, comment: str = "")
     extension = posixpath.splitext(name)[1].lower()
     return {
         "mediaID": str(row.image_id), "deploymentID": row.location_code, "captureMethod": "activityDetection",
-        "timestamp": timestamp(row.captured_at),
+        "timestamp": utc_timestamp(row.captured_at),
         "filePath": media_path(row) if included else f"s3://{bucket}/{row.image_s3_key}",
         "filePublic": "false", "fileName": name, "fileMediatype": MEDIA_TYPES.get(extension, "image/jpeg"),
         "mediaComments": comment,
@@ -136,7 +128,7 @@ def bbox_fractions(row: DetectionRow) -> dict[str, str]:
 
 
 def observation_row(row: DetectionRow) -> dict[str, Any]:
-    when = timestamp(row.captured_at)
+    when = utc_timestamp(row.captured_at)
     out: dict[str, Any] = {
         "observationID": str(row.detection_id), "deploymentID": row.location_code, "mediaID": str(row.image_id),
         "eventID": row.burst_group or "", "eventStart": when, "eventEnd": when, "observationLevel": "media",
@@ -155,7 +147,7 @@ def observation_row(row: DetectionRow) -> dict[str, Any]:
                    observationComments=f"detector said {row.detector_classification}")
     else:
         out.update(classificationMethod="machine", classifiedBy=DETECTOR,
-                   classificationTimestamp=timestamp(row.detected_at),
+                   classificationTimestamp=utc_timestamp(row.detected_at),
                    classificationProbability=f"{min(max(row.confidence, 0.0), 1.0):.4f}")
     return out
 
@@ -181,7 +173,7 @@ def datapackage(job: Job, deps: list[Deployment], created: datetime) -> dict[str
         "profile": PROFILE_URL,
         "name": f"deertrack-export-{job.job_id[:8]}",
         "id": job.job_id,
-        "created": timestamp(created),
+        "created": utc_timestamp(created),
         "title": f"deertrack camera trap export {job.job_id[:8]}",
         "contributors": [{"title": "deertrack", "role": "publisher"}],
         "description": "Detections of white-tailed deer by deertrack trail cameras, with re-identified "
@@ -204,34 +196,13 @@ def datapackage(job: Job, deps: list[Deployment], created: datetime) -> dict[str
     }
 
 
-class _CsvSpool:
-    """One CSV table written to a spooled temporary file (memory, then disk)."""
-
-    def __init__(self, fields: list[str]) -> None:
-        self.fields = fields
-        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by into()
-        self.text = io.TextIOWrapper(self.file, encoding="utf-8", newline="")
-        self.writer = csv.DictWriter(self.text, fieldnames=fields, restval="", extrasaction="raise")
-        self.writer.writeheader()
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.writer.writerow(row)
-
-    def into(self, archive: ArchiveWriter, path: str, when: datetime) -> None:
-        self.text.flush()
-        self.file.seek(0)
-        archive.add_stream(path, self.file, when)
-        self.text.detach()
-        self.file.close()
-
-
 def write_package(out: IO[bytes], job: Job, rows: list[DetectionRow], deps: list[Deployment],
                   fetched: Iterable[Any] | None, run: JobRun | None = None,
                   created: datetime | None = None) -> dict[str, Any]:
     created = created or datetime.now(UTC)
     bucket = get_settings().images_bucket
     archive = ArchiveWriter(out)
-    tables = {name: _CsvSpool(fields) for name, fields in TABLES.items()}
+    tables = {name: CsvSpool(fields) for name, fields in TABLES.items()}
     for dep in deps:
         tables["deployments"].add(dep.row())
     media_done: set[int] = set()

@@ -4,9 +4,6 @@ images that could not be read)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +11,7 @@ from typing import IO, Any
 
 from gpu_batch.archives.images import Fetched
 from gpu_batch.archives.rows import DetectionRow
-from gpu_batch.archives.writer import ArchiveWriter
+from gpu_batch.archives.writer import ArchiveWriter, CsvSpool, utc_timestamp
 
 FORMAT = "deertrack.detections-zip"
 FORMAT_VERSION = 1
@@ -24,20 +21,15 @@ METADATA_COLUMNS = [
     "corrected", "confidence", "bbox_x", "bbox_y", "bbox_width", "bbox_height", "deer_id", "deer_name",
     "is_valid", "burst_group", "crop_path", "image_status",
 ]
-#: metadata.csv stays in memory up to this size while the crops are written, then spills to disk.
-CSV_SPOOL_BYTES = 4 * 1024 * 1024
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def metadata_row(row: DetectionRow, crop_path: str, image_status: str) -> list[Any]:
     x, y, w, h = row.bbox
     return [
         row.detection_id, row.image_id, row.image_s3_key, row.image_width or "", row.image_height or "",
-        row.location_id, row.location_code, row.location_name, row.latitude, row.longitude, iso(row.captured_at),
-        row.classification, row.detector_classification, str(row.corrected).lower(), f"{row.confidence:.4f}",
+        row.location_id, row.location_code, row.location_name, row.latitude, row.longitude,
+        utc_timestamp(row.captured_at), row.classification, row.detector_classification, str(row.corrected).lower(),
+        f"{row.confidence:.4f}",
         x, y, w, h, row.deer_id if row.deer_id is not None else "", row.deer_name or "",
         str(row.is_valid).lower(), row.burst_group or "", crop_path, image_status,
     ]
@@ -72,14 +64,11 @@ def write_detections_zip(
     generated_at = generated_at or datetime.now(UTC)
     writer = ArchiveWriter(out)
     summary = ArchiveSummary(detections=len(rows))
-    with tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES) as spool:
-        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        table = csv.writer(text)
-        table.writerow(METADATA_COLUMNS)
+    with CsvSpool(METADATA_COLUMNS) as table:
         done = 0
         if fetched is None:
             for row in rows:
-                table.writerow(metadata_row(row, "", "not_exported"))
+                table.add_values(metadata_row(row, "", "not_exported"))
         else:
             for item in fetched:
                 for row, jpeg in zip(item.group.rows, item.crops, strict=True):
@@ -87,25 +76,22 @@ def write_detections_zip(
                         status = "missing" if item.problem and item.problem.startswith("missing") else "unreadable"
                         summary.missing.append({"detection_id": row.detection_id, "image_id": row.image_id,
                                                 "s3_key": row.image_s3_key, "reason": item.problem})
-                        table.writerow(metadata_row(row, "", status))
+                        table.add_values(metadata_row(row, "", status))
                     else:
                         writer.add_stored(row.crop_path, jpeg, row.captured_at)
                         summary.crops += 1
                         summary.bytes_stored += len(jpeg)
-                        table.writerow(metadata_row(row, row.crop_path, "ok"))
+                        table.add_values(metadata_row(row, row.crop_path, "ok"))
                 done += len(item.group.rows)
                 if progress is not None:
                     progress(done)
-        text.flush()
         if include_metadata_csv:
-            spool.seek(0)
-            writer.add_stream("metadata.csv", spool, generated_at)
-        text.detach()
+            table.into(writer, "metadata.csv", generated_at)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "job_id": job_id,
-        "generated_at": iso(generated_at),
+        "generated_at": utc_timestamp(generated_at),
         "request": request,
         "crop_size": crop_size if fetched is not None else None,
         "counts": {

@@ -1,19 +1,31 @@
 """A ZIP written entry by entry to a stream, recording the size and sha256 of every file it holds.
 
 JPEGs (and other already-compressed files) are STORED; text is DEFLATED. Large text is copied in
-from a spooled temporary file in chunks, so nothing is ever held whole in memory.
+from a spooled temporary file in chunks (`CsvSpool`), so nothing is ever held whole in memory.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from types import TracebackType
 from typing import IO, Any
 
 CHUNK = 1024 * 1024
+#: A CSV table stays in memory up to this size while the archive is written, then spills to disk.
+CSV_SPOOL_BYTES = 4 * 1024 * 1024
+
+
+def utc_timestamp(when: datetime) -> str:
+    """An instant as the archives write it: ISO 8601, UTC, whole seconds, `Z`."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -73,3 +85,45 @@ class ArchiveWriter:
 
     def close(self) -> None:
         self.zip.close()
+
+
+class CsvSpool:
+    """One CSV table (header first) written to a spooled temporary file, then copied into an archive."""
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = list(fields)
+        self._known = frozenset(self.fields)
+        self.file = tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES)  # noqa: SIM115 - closed by into/close
+        self.text = io.TextIOWrapper(self.file, encoding="utf-8", newline="")
+        self.writer = csv.writer(self.text)
+        self.writer.writerow(self.fields)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """A row by field name; fields left out are empty, unknown ones an error."""
+        if unknown := row.keys() - self._known:
+            raise ValueError(f"dict contains fields not in fieldnames: {', '.join(repr(k) for k in unknown)}")
+        self.writer.writerow([row.get(name, "") for name in self.fields])
+
+    def add_values(self, values: Sequence[Any]) -> None:
+        """A row as values in field order."""
+        self.writer.writerow(values)
+
+    def into(self, archive: ArchiveWriter, path: str, when: datetime) -> FileRecord:
+        """Copy the table into the archive as `path`, then discard the spool."""
+        self.text.flush()
+        self.file.seek(0)
+        record = archive.add_stream(path, self.file, when)
+        self.close()
+        return record
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.text.detach()
+            self.file.close()
+
+    def __enter__(self) -> CsvSpool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
