@@ -69,15 +69,20 @@ def _checkpoint(admin_url: str) -> None:
         pass
 
 
-def create_identical_empty(con: pg8000.native.Connection, source: str = SOURCE, target: str = TARGET) -> None:
-    """`target` with the columns, defaults, checks, indexes, unique constraint and FKs of `source`."""
-    con.run(f"DROP TABLE IF EXISTS {target}")
-    con.run(f"CREATE TABLE {target} (LIKE {source} INCLUDING ALL)")
+def copy_foreign_keys(con: pg8000.native.Connection, source: str, target: str) -> None:
+    """Give `target` the foreign keys of `source`."""
     for (definition,) in con.run(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'",
         t=source,
     ):
         con.run(f"ALTER TABLE {target} ADD {definition}")
+
+
+def create_identical_empty(con: pg8000.native.Connection, source: str = SOURCE, target: str = TARGET) -> None:
+    """`target` with the columns, defaults, checks, indexes, unique constraint and FKs of `source`."""
+    con.run(f"DROP TABLE IF EXISTS {target}")
+    con.run(f"CREATE TABLE {target} (LIKE {source} INCLUDING ALL)")
+    copy_foreign_keys(con, source, target)
 
 
 def create_bare(con: pg8000.native.Connection, source: str = SOURCE, target: str = BARE) -> None:
@@ -94,11 +99,7 @@ def build_keys(con: pg8000.native.Connection, source: str = SOURCE, target: str 
         statement = definition.replace(f" ON {source} ", f" ON {target} ").replace(
             f" ON public.{source} ", f" ON {target} ").replace(f"INDEX {name} ON", f"INDEX {name}_b ON")
         con.run(statement)
-    for (definition,) in con.run(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'",
-        t=source,
-    ):
-        con.run(f"ALTER TABLE {target} ADD {definition}")
+    copy_foreign_keys(con, source, target)
 
 
 def describe_table(con: pg8000.native.Connection, table: str) -> dict[str, int]:
