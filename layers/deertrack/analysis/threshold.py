@@ -135,9 +135,8 @@ def load_detection_best(con: pg8000.native.Connection) -> DetectionBest:
         "WITH deer_individual AS (" + _DEER_INDIVIDUAL + ")"
         " SELECT s.detection_id, coalesce(d.burst_group, 'detection-' || d.id), t.individual_key,"
         " max(s.similarity_score) FILTER (WHERE s.sex_match),"
-        # the best deer by one plain max(): score * 10^4 in the high digits, ties to the lowest deer id
-        " 1000000000 - ((max(CAST(s.similarity_score * 10000 AS BIGINT) * 1000000000 + (1000000000 - s.deer_id))"
-        "   FILTER (WHERE s.sex_match) % 1000000000) + 1000000000) % 1000000000,"
+        # the best eligible deer, ties to the lowest deer id; NULL when no deer is eligible
+        " (array_agg(s.deer_id ORDER BY s.similarity_score DESC, s.deer_id) FILTER (WHERE s.sex_match))[1],"
         " max(s.similarity_score) FILTER (WHERE s.sex_match AND di.individual_key IS DISTINCT FROM t.individual_key),"
         " coalesce(bool_or(di.individual_key = t.individual_key), false)"
         " FROM reid_similarity_scores s"
