@@ -1,7 +1,8 @@
 """`deertrack reid analyze [--out DIR]`: threshold analysis of the score log, as report.md + PNG plots.
 
-Registered into the `reid` group (deertrack.cli.commands.reid). The same analysis is served as JSON
-by GET /api/reid/analysis.
+Added to the `reid` group by deertrack.cli.commands.reid (this module is outside cli/commands, so the
+top-level parser does not look for a `register` here). The same analysis is served as JSON by
+GET /api/reid/analysis.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 
 from deertrack import db
 from deertrack.cli import CommandError, unit_interval
-from deertrack.cli.commands.reid import add_reid_command
 
 
-def _configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder for report.md, analysis.json and the plots "
                              "(default reports/threshold-analysis-<UTC time>)")
@@ -48,10 +48,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {rec.reason}")
     print(f"report: {report}")
     return 0
-
-
-add_reid_command("analyze", "threshold analysis of the score log (report.md + PNG plots)", run, _configure)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Nothing at the top level: `deertrack reid analyze` is added to the reid group above."""

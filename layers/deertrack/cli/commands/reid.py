@@ -1,28 +1,19 @@
 """`deertrack reid …`: re-identification tools.
 
+* `deertrack reid analyze [--out DIR]`: threshold analysis of the score log (deertrack.cli.reid_analyze).
 * `deertrack reid embed [--all]`: embed stored detections that have no embedding (all with --all)
   from their photos, then rebuild every deer's profile, counts and first/last seen.
 * `deertrack reid evaluate [--threshold T] [--sweep]`: replay re-ID in time order from an empty
   gallery, in memory, on detections whose true individual is known (the demo data) and print top-1
   accuracy and the open-set accuracies (known / new individuals, geometric mean).
-
-More subcommands (e.g. `reid analyze`) are added from any module in deertrack/cli/commands with
-
-    from deertrack.cli.commands.reid import add_reid_command
-    add_reid_command("analyze", "threshold analysis of the score log", run, configure)
-
-(all command modules are imported before the `reid` parser is built).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import pkgutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from deertrack.cli import CommandError, unit_interval
 
@@ -30,40 +21,23 @@ Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], "int | None"]
 
 
-@dataclass(frozen=True)
-class ReidCommand:
-    name: str
-    help: str
-    func: Run
-    configure: Configure | None = None
-
-
-_COMMANDS: dict[str, ReidCommand] = {}
-
-
-def add_reid_command(name: str, help: str, func: Run, configure: Configure | None = None) -> None:
-    """Register `deertrack reid NAME` (registering a name again replaces it)."""
-    _COMMANDS[name] = ReidCommand(name, help, func, configure)
-
-
-def _import_command_modules() -> None:
-    from deertrack.cli import commands
-
-    for info in pkgutil.iter_modules(commands.__path__):
-        if info.name != __name__.rsplit(".", 1)[1]:
-            importlib.import_module(f"{commands.__name__}.{info.name}")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    _import_command_modules()
+    from deertrack.cli import reid_analyze
+
+    commands: list[tuple[str, str, Run, Configure]] = [
+        ("analyze", "threshold analysis of the score log (report.md + PNG plots)", reid_analyze.run,
+         reid_analyze.configure),
+        ("embed", "embed stored detections from their photos and rebuild the deer profiles",
+         _run_embed, _configure_embed),
+        ("evaluate", "top-1 and open-set accuracy of re-ID on detections with known identities",
+         _run_evaluate, _configure_evaluate),
+    ]
     parser = subparsers.add_parser("reid", help="re-identification tools: embed, evaluate, …")
     group = parser.add_subparsers(dest="reid_command", required=True, metavar="COMMAND")
-    for name in sorted(_COMMANDS):
-        command = _COMMANDS[name]
-        sub = group.add_parser(name, help=command.help, description=command.help)
-        if command.configure:
-            command.configure(sub)
-        sub.set_defaults(func=command.func)
+    for name, help_text, func, configure in commands:
+        sub = group.add_parser(name, help=help_text, description=help_text)
+        configure(sub)
+        sub.set_defaults(func=func)
 
 
 # ------------------------------------------------------------------------------------------ embed
@@ -164,9 +138,3 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         assert best is not None
         print(f"best geometric mean {best.geometric_mean:.3f} at threshold {best.threshold:.2f}")
     return 0
-
-
-add_reid_command("embed", "embed stored detections from their photos and rebuild the deer profiles",
-                 _run_embed, _configure_embed)
-add_reid_command("evaluate", "top-1 and open-set accuracy of re-ID on detections with known identities",
-                 _run_evaluate, _configure_evaluate)
