@@ -7,6 +7,7 @@ error becomes a Problem naming its field with `problem_from_error`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -43,7 +44,7 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": self.message}
+        return dataclasses.asdict(self)
 
 
 class ApiProblem(Exception):
