@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
@@ -23,6 +26,21 @@ class JobCancelled(Exception):
 
 class ExportFailed(Exception):
     """A failure retrying cannot fix; the message says what a person can do about it."""
+
+
+Request = TypeVar("Request", bound=BaseModel)
+
+
+def stored_request(model: type[Request], data: dict[str, Any], label: str | None = None) -> Request:
+    """The job's stored request as `model`; one that no longer parses fails the export (ExportFailed).
+    `label` names the request in the reason (default: the model's export type)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        label = label or getattr(model, "export_type", model.__name__)
+        raise ExportFailed(f"the stored request is not a valid {label} request ({exc.error_count()} problems: "
+                           f"{first['loc']} {first['msg']}); submit the export again") from exc
 
 
 #: Called at every checkpoint with (checkpoint name, job id); tests use it to act mid-render.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from pydantic import ValidationError
-
 from deertrack import db
 from deertrack.exports.schemas import ZipExportRequest
 from deertrack.exports.selection import Selection
@@ -15,18 +13,14 @@ from gpu_batch.archives.detections_zip import write_detections_zip
 from gpu_batch.archives.images import fetch
 from gpu_batch.archives.rows import DetectionRow, selected_rows
 from gpu_batch.export_renderers import Rendered
-from gpu_batch.job_run import ExportFailed, JobRun
+from gpu_batch.job_run import ExportFailed, JobRun, Request, stored_request
 
 NOTHING_SELECTED = ("no detections match the request any more (deleted or changed since it was made); "
                     "check the filters and submit the export again")
 
 
-def load_rows(request: dict[str, Any], model: type, run: JobRun) -> tuple[Any, list[DetectionRow]]:
-    try:
-        req = model.model_validate(request)
-    except ValidationError as exc:
-        raise ExportFailed(f"the stored request is not a valid {model.export_type} request "
-                           f"({exc.errors()[0]['loc']} {exc.errors()[0]['msg']}); submit the export again") from exc
+def load_rows(request: dict[str, Any], model: type[Request], run: JobRun) -> tuple[Request, list[DetectionRow]]:
+    req = stored_request(model, request)
     with db.connection() as con:
         rows = selected_rows(con, Selection.from_request(req))
     if not rows:

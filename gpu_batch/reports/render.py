@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO, Any
 
-from pydantic import ValidationError
-
 from deertrack import db
 from deertrack.exports.schemas import PdfExportRequest
 from deertrack.logs import logger
@@ -17,7 +15,7 @@ from deertrack.reports.seasonal import seasonal_activity
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing, get_bytes
 from gpu_batch.crops import BadImage, crop_jpeg
-from gpu_batch.job_run import ExportFailed, JobRun
+from gpu_batch.job_run import ExportFailed, JobRun, stored_request
 from gpu_batch.reports import comparison as comparison_pdf
 from gpu_batch.reports import deer_profile as deer_profile_pdf
 from gpu_batch.reports import seasonal_activity as seasonal_pdf
@@ -30,14 +28,6 @@ DEFAULT_TITLES = {
     "deer_profile": "Deer profile",
 }
 STEPS = 3  # query, render, upload
-
-
-def parse_request(request: dict[str, Any]) -> PdfExportRequest:
-    try:
-        return PdfExportRequest.model_validate(request)
-    except ValidationError as exc:
-        raise ExportFailed(f"the stored request is not a valid PDF request ({exc.error_count()} problems: "
-                           f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}); submit the export again") from exc
 
 
 def scope_of(req: PdfExportRequest) -> ReportScope:
@@ -69,7 +59,7 @@ def options_for(req: PdfExportRequest, generated_at: datetime | None, default_ti
 
 def render_pdf(request: dict[str, Any], run: JobRun, out: IO[bytes], generated_at: datetime | None = None) -> str:
     """Render the report the request asks for into `out`; returns the file name."""
-    req = parse_request(request)
+    req = stored_request(PdfExportRequest, request, "PDF")
     scope = scope_of(req)
     run.progress(0, STEPS, force=True)
     with db.connection() as con:

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from deertrack.exports.schemas import PdfExportRequest, ZipExportRequest
 from deertrack.jobs import InvalidTransition, JobStatus
 from gpu_batch.archives.detections_zip import write_detections_zip
 from gpu_batch.archives.images import Fetched, ImageGroup, image_groups
 from gpu_batch.archives.rows import DetectionRow
-from gpu_batch.job_run import JobCancelled, JobRun
+from gpu_batch.job_run import ExportFailed, JobCancelled, JobRun, stored_request
 
 WHEN = datetime(2023, 10, 5, 6, 30, tzinfo=UTC)
 
@@ -104,3 +105,10 @@ def test_image_groups_keep_first_appearance_order() -> None:
     rows = [row(1, 20, None), row(2, 10, None), row(3, 20, None)]
     assert [(g.image_id, [r.detection_id for r in g.rows]) for g in image_groups(rows)] == [(20, [1, 3]), (10, [2])]
     assert isinstance(image_groups(rows)[0], ImageGroup)
+
+
+def test_a_stored_request_that_no_longer_parses_fails_the_export() -> None:
+    with pytest.raises(ExportFailed, match=r"not a valid zip request \(1 problems: .*submit the export again"):
+        stored_request(ZipExportRequest, {"detection_ids": [1], "crop_size": "huge"})
+    with pytest.raises(ExportFailed, match="not a valid PDF request"):
+        stored_request(PdfExportRequest, {"report_type": "nope"}, "PDF")
