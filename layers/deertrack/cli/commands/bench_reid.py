@@ -100,8 +100,7 @@ def scratch_schema() -> Iterator:
         con.run(f"SET search_path TO {name}")
         first = migrations.discover()[0]
         con.run("BEGIN")
-        for statement in _statements(first.sql):
-            con.run(statement)
+        con.execute_simple(first.sql)
         con.run("COMMIT")
         yield con
     finally:
@@ -111,12 +110,8 @@ def scratch_schema() -> Iterator:
         con.close()
 
 
-def _statements(sql: str) -> list[str]:
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
 def bench_scoring(args: argparse.Namespace, dim: int) -> None:
+    from deertrack.backfill.bench import create_identical_empty
     from deertrack.classifications import CLASSIFICATIONS
     from deertrack.db import transaction
     from deertrack.reid import scoring
@@ -140,9 +135,7 @@ def bench_scoring(args: argparse.Namespace, dim: int) -> None:
         con.run("INSERT INTO deer (name) SELECT 'D' || g FROM generate_series(1, :m) g", m=m)
         detection_ids = [r[0] for r in con.run("SELECT id FROM detections ORDER BY id")]
         deer_ids = [r[0] for r in con.run("SELECT id FROM deer ORDER BY id")]
-        con.run("CREATE TABLE reid_scores_baseline (LIKE reid_similarity_scores INCLUDING ALL)")
-        con.run("ALTER TABLE reid_scores_baseline ADD FOREIGN KEY (detection_id) REFERENCES detections (id)"
-                " ON DELETE CASCADE, ADD FOREIGN KEY (deer_id) REFERENCES deer (id) ON DELETE CASCADE")
+        create_identical_empty(con, "reid_similarity_scores", "reid_scores_baseline")
 
         def pipeline() -> int:
             scores = scoring.similarity(embeddings, profiles)
