@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pg8000.native
 
@@ -51,10 +50,3 @@ def one_shard(con: pg8000.native.Connection, scope: BackfillScope) -> list[Shard
     """The whole selection as a single shard over every id (an atomic run); its count is for progress."""
     count = int(con.run("SELECT count(*)" + SELECTED, since=scope.since)[0][0])
     return [] if not count else [ShardPlan(0, ALL_IDS[0], ALL_IDS[1], count)]
-
-
-def select_ids(con: pg8000.native.Connection, first: int, last: int, since: datetime | None) -> list[int]:
-    return [r[0] for r in con.run(
-        "SELECT d.id" + SELECTED + " AND d.id BETWEEN :first AND :last ORDER BY d.id",
-        since=since, first=first, last=last,
-    )]

@@ -7,7 +7,6 @@ that are not done.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +17,7 @@ import pg8000.native
 from deertrack.backfill.plan import ShardPlan
 from deertrack.backfill.scope import BackfillScope
 from deertrack.db import transaction
+from deertrack.jobs import new_job_id
 
 Trigger = Literal["cli", "api", "schedule", "bench"]
 
@@ -43,20 +43,12 @@ class RunState:
     def finished(self) -> bool:
         return self.status != "running"
 
-    @property
-    def scope(self) -> BackfillScope:
-        return BackfillScope(since=self.since, limit=self.limit, threshold=self.threshold)
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex
-
 
 def create_run(con: pg8000.native.Connection, scope: BackfillScope, shards: list[ShardPlan], *,
                trigger: Trigger, atomic: bool = False, run_id: str | None = None,
                job_id: str | None = None) -> RunState:
     """Record a planned run and its shards (one transaction). A run without shards is completed."""
-    run_id = run_id or new_run_id()
+    run_id = run_id or new_job_id()  # the same form as a job id: an API run takes its job's
     total = sum(s.detections for s in shards)
     with transaction(con):
         con.run(
