@@ -79,11 +79,19 @@ class Gallery:
         return self._profiles[index]
 
 
+#: The gallery's deer: those that can be matched and have a profile embedding (parameter :statuses).
+_SCORABLE = " FROM deer WHERE profile_embedding IS NOT NULL AND status = ANY(CAST(:statuses AS TEXT[]))"
+
+
+def count_scorable(con: pg8000.native.Connection) -> int:
+    """How many deer `load_gallery` would load."""
+    return int(con.run("SELECT count(*)" + _SCORABLE, statuses=list(SCORABLE_STATUSES))[0][0])
+
+
 def load_gallery(con: pg8000.native.Connection) -> Gallery:
     """Every deer that can be matched and has a profile embedding, oldest first."""
     rows = con.run(
-        "SELECT id, sex, profile_embedding, profile_embedding_count FROM deer "
-        "WHERE profile_embedding IS NOT NULL AND status = ANY(CAST(:statuses AS TEXT[])) ORDER BY id",
+        "SELECT id, sex, profile_embedding, profile_embedding_count" + _SCORABLE + " ORDER BY id",
         statuses=list(SCORABLE_STATUSES),
     )
     profiles = stack([r[2] for r in rows], "deer profile embeddings")

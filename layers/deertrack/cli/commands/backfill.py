@@ -23,6 +23,7 @@ from deertrack.backfill import runner
 from deertrack.backfill.progress import ProgressBar, ServerProgress, clock
 from deertrack.backfill.scope import BackfillScope
 from deertrack.cli import CommandError
+from deertrack.reid.gallery import count_scorable
 from deertrack.reid.scoring import DimensionMismatch
 from deertrack.settings import get_settings
 
@@ -126,15 +127,8 @@ def _bar(deer_count: int) -> ProgressBar:
     return ProgressBar(unit="detections", rows_per_item=deer_count)
 
 
-def _deer_count(con: pg8000.native.Connection) -> int:
-    from deertrack.reid.gallery import SCORABLE_STATUSES
-
-    return int(con.run("SELECT count(*) FROM deer WHERE profile_embedding IS NOT NULL"
-                       " AND status = ANY(CAST(:s AS TEXT[]))", s=list(SCORABLE_STATUSES))[0][0])
-
-
 def _dry_run(con: pg8000.native.Connection, scope: BackfillScope, atomic: bool, shard_size: int) -> int:
-    bar = _bar(_deer_count(con))
+    bar = _bar(count_scorable(con))
     outcome = runner.dry_run(con, scope, atomic=atomic, shard_size=shard_size, on_progress=bar.update)
     bar.finish()
     print(f"dry run: would replace the score rows of {outcome.detections:,} detections with {outcome.rows:,} rows "
@@ -160,7 +154,7 @@ def _run(con: pg8000.native.Connection, scope: BackfillScope, atomic: bool, shar
               f"{state.done_detections:,}/{state.total_detections:,} detections already done", file=sys.stderr)
     else:
         print(f"run {state.run_id}: {state.total_detections:,} detections ({how})", file=sys.stderr)
-    deer = _deer_count(con)
+    deer = count_scorable(con)
     bar = _bar(deer)
     total = state.total_detections
     bar.update(state.done_detections, total, force=True)
