@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -53,7 +52,9 @@ class Progress(BaseModel):
         return cls(processed=processed, total=max(total, 0), percent=round(min(percent, 100.0), 1))
 
 
-class Job(BaseModel):
+class PublicJob(BaseModel):
+    """The fields of a job that clients see (the export status view adds its URLs)."""
+
     job_id: str
     type: str
     status: JobStatus
@@ -64,10 +65,15 @@ class Job(BaseModel):
     progress: Progress = Field(default_factory=Progress)
     filename: str | None = None
     file_size_bytes: int | None = None
-    s3_key: str | None = None
     error: str | None = None
     total_detections: int | None = None
     attempts: int = 0
+
+
+class Job(PublicJob):
+    """A job as stored: the public fields plus where its file is, its heartbeat and its request."""
+
+    s3_key: str | None = None
     heartbeat_at: datetime | None = None
     request: dict[str, Any] = Field(default_factory=dict)
 
@@ -209,6 +215,3 @@ class JobStore:
         prefix = job_key("")
         return [k[len(prefix):] for k in self.redis.scan_iter(match=prefix + "*", count=500)]
 
-
-def job_to_json(job: Job) -> dict[str, Any]:
-    return json.loads(job.model_dump_json(exclude={"request", "s3_key", "heartbeat_at"}))

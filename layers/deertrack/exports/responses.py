@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from deertrack.jobs import Job, JobStatus, Progress, job_to_json
+from deertrack.jobs import Job, JobStatus, PublicJob
 from deertrack.settings import get_settings
 from deertrack.storage import presigned_get
 
@@ -31,22 +31,9 @@ class JobAccepted(BaseModel):
     total_detections: int | None = Field(None, description="Detections the export will hold (zip, camtrap-dp)")
 
 
-class JobStatusView(BaseModel):
+class JobStatusView(PublicJob):
     """200 body of GET /api/exports/{type}/{job_id}."""
 
-    job_id: str
-    type: str
-    status: JobStatus
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None = None
-    expires_at: datetime
-    progress: Progress
-    filename: str | None = None
-    file_size_bytes: int | None = None
-    error: str | None = None
-    total_detections: int | None = None
-    attempts: int = 0
     status_url: str
     download_url: str | None = Field(None, description="Presigned S3 URL of the file (completed jobs only)")
     download_url_expires_at: datetime | None = None
@@ -63,13 +50,13 @@ def accepted(job: Job) -> dict[str, Any]:
 
 def status_view(job: Job) -> dict[str, Any]:
     """The job as clients see it; a completed job carries a presigned download URL that expires."""
-    view = job_to_json(job)
-    view["status_url"] = status_path(job.type, job.job_id)
-    view["download_url"] = None
-    view["download_url_expires_at"] = None
+    download_url: str | None = None
+    expires: datetime | None = None
     if job.status is JobStatus.COMPLETED and job.s3_key:
         settings = get_settings()
-        view["download_url"] = presigned_get(settings.exports_bucket, job.s3_key, job.filename)
+        download_url = presigned_get(settings.exports_bucket, job.s3_key, job.filename)
         expires = datetime.now(UTC) + timedelta(seconds=settings.presigned_url_seconds)
-        view["download_url_expires_at"] = expires.isoformat().replace("+00:00", "Z")
-    return JobStatusView.model_validate(view).model_dump(mode="json")
+    view = JobStatusView(**job.model_dump(include=set(PublicJob.model_fields)),
+                         status_url=status_path(job.type, job.job_id), download_url=download_url,
+                         download_url_expires_at=expires)
+    return view.model_dump(mode="json")
