@@ -4,9 +4,6 @@ the API job."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +19,7 @@ from deertrack.settings import DEFAULT_BACKFILL_SCHEDULE, DEFAULT_REID_THRESHOLD
 from gpu_batch.backfill_job import process_backfill_message
 from gpu_batch.reid_worker import process_one_message
 from tests.conftest import reset_caches
+from tests.export_api_client import call
 
 pytestmark = pytest.mark.integration
 
@@ -175,14 +173,9 @@ def test_cli_backfill_since_and_limit(con: Any, capsys: pytest.CaptureFixture[st
     assert cli_main(["backfill", "--atomic", "--limit", "5"]) == 2
 
 
-def _http(method: str, url: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    answer = call(method, url, body)
+    return answer.status, answer.body
 
 
 def test_api_backfill_job_reports_progress_until_completed(con: Any, api: str) -> None:
