@@ -1,17 +1,20 @@
 """Small re-ID test data drawn here (numpy/Pillow): photos of made-up deer with a stable look per
-individual, locations, and shortcuts to post detections and run the re-ID worker on its queue."""
+individual, locations, and shortcuts to post detections and run the re-ID worker on its queue.
+
+`embedder` is a module-scoped pytest fixture (the built-in embedder, loaded once per test module):
+import `embedder_fixture` into a test module to use it."""
 
 from __future__ import annotations
 
 import io
-import json
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
+
+from tests.export_api_client import call
 
 WIDTH, HEIGHT = 480, 360
 #: With the built-in embedder, two `deer_photo`s of one individual (no `pose`) score >= 0.975 and
@@ -73,6 +76,13 @@ def deer_photo(individual: int, *, seed: int = 0, location: int = 0, exif_time: 
     return buffer.getvalue(), box
 
 
+@pytest.fixture(scope="module", name="embedder")
+def embedder_fixture() -> Any:
+    from deertrack.reid.embedder import builtin_embedder
+
+    return builtin_embedder()
+
+
 def add_location(code: str, name: str | None = None) -> int:
     from deertrack import db
 
@@ -88,6 +98,13 @@ def put_image(key: str, data: bytes) -> None:
     put_bytes(get_settings().images_bucket, key, data, "image/jpeg")
 
 
+def put_photo(key: str, individual: int, seed: int, location: int = 0) -> tuple[int, int, int, int]:
+    """Store a `deer_photo` under `key` in the images bucket; its box."""
+    data, box = deer_photo(individual, seed=seed, location=location)
+    put_image(key, data)
+    return box
+
+
 def record(key: str, at: datetime, location_code: str, box: tuple[int, int, int, int],
            classification: str = "unknown", confidence: float = 0.9) -> dict[str, Any]:
     x, y, w, h = box
@@ -97,27 +114,19 @@ def record(key: str, at: datetime, location_code: str, box: tuple[int, int, int,
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    """(status, JSON body or None); `body` is sent as JSON, or as it is when it is bytes."""
+    raw = body if isinstance(body, bytes) else None
+    answer = call(method, url, None if raw is not None else body, raw=raw, timeout=60)
+    return answer.status, answer.body
 
 
 def run_reid_queue(embedder: Any = None) -> list[Any]:
     """Hand every message now on the reid queue to the worker's process_one_message."""
-    from deertrack.queues import receive
+    from deertrack.queues import drain
     from deertrack.settings import get_settings
     from gpu_batch.reid_worker import process_one_message
 
-    outcomes = []
-    while True:
-        messages = receive(get_settings().reid_queue_name, wait_seconds=0, max_messages=10)
-        if not messages:
-            return outcomes
-        outcomes += [process_one_message(m, embedder=embedder) for m in messages]
+    return [process_one_message(m, embedder=embedder) for m in drain(get_settings().reid_queue_name)]
 
 
 def at(seconds: float) -> datetime:

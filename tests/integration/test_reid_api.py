@@ -9,18 +9,23 @@ import numpy as np
 import pytest
 
 from deertrack import db
-from deertrack.reid.embedder import builtin_embedder
 from deertrack.reid.pipeline import reidentify
 from deertrack.reid.vectors import from_bytes, normalize
 from tests.conftest import reset_caches
-from tests.reid_helpers import STEADY_THRESHOLD, add_location, at, deer_photo, http, put_image, record, run_reid_queue
+from tests.reid_helpers import (  # noqa: F401 - embedder_fixture: the `embedder` fixture
+    STEADY_THRESHOLD,
+    add_location,
+    at,
+    deer_photo,
+    embedder_fixture,
+    http,
+    put_image,
+    put_photo,
+    record,
+    run_reid_queue,
+)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return builtin_embedder()
 
 
 @pytest.fixture
@@ -29,16 +34,10 @@ def strict(monkeypatch):
     reset_caches()
 
 
-def _photo(key: str, individual: int, seed: int) -> tuple[int, int, int, int]:
-    data, box = deer_photo(individual, seed=seed)
-    put_image(key, data)
-    return box
-
-
 def test_bad_records_are_reported_and_the_rest_goes_in(api) -> None:
     add_location("C1")
-    good_box = _photo("v/good.jpg", 0, 1)
-    _photo("v/other.jpg", 1, 1)
+    good_box = put_photo("v/good.jpg", 0, 1)
+    put_photo("v/other.jpg", 1, 1)
     x, y, w, h = good_box
     records = [
         record("v/good.jpg", at(0), "C1", good_box),
@@ -103,7 +102,7 @@ def test_upload_and_resubmission_store_nothing_twice(api) -> None:
 
 def test_two_workers_at_once_never_make_two_deer_for_one_burst(api, embedder, strict) -> None:
     add_location("C1")
-    boxes = [_photo(f"w/{i}.jpg", 3, i) for i in range(4)]
+    boxes = [put_photo(f"w/{i}.jpg", 3, i) for i in range(4)]
     ids = []
     for i, box in enumerate(boxes):  # four single-photo batches of one burst
         status, body = http("POST", f"{api}/api/detections", {"images": [record(f"w/{i}.jpg", at(i), "C1", box)]})
@@ -133,10 +132,10 @@ def _three_deer(api, embedder) -> list[dict]:
     add_location("C1")
     add_location("C2")
     recs = [
-        record("p/a.jpg", at(0), "C1", _photo("p/a.jpg", 0, 1), "doe"),
-        record("p/b.jpg", at(600), "C1", _photo("p/b.jpg", 1, 1)),
-        record("p/c.jpg", at(1200), "C2", _photo("p/c.jpg", 0, 2)),
-        record("p/d.jpg", at(86400 * 8), "C2", _photo("p/d.jpg", 2, 1), "buck"),
+        record("p/a.jpg", at(0), "C1", put_photo("p/a.jpg", 0, 1), "doe"),
+        record("p/b.jpg", at(600), "C1", put_photo("p/b.jpg", 1, 1)),
+        record("p/c.jpg", at(1200), "C2", put_photo("p/c.jpg", 0, 2)),
+        record("p/d.jpg", at(86400 * 8), "C2", put_photo("p/d.jpg", 2, 1), "buck"),
     ]
     status, body = http("POST", f"{api}/api/detections", {"images": recs})
     assert status == 202

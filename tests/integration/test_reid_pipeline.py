@@ -11,30 +11,29 @@ import pytest
 from deertrack import db
 from deertrack.queues import receive
 from deertrack.reid import crops
-from deertrack.reid.embedder import builtin_embedder
 from deertrack.reid.vectors import normalize, to_bytes
 from deertrack.settings import get_settings
 from tests.conftest import reset_caches
-from tests.reid_helpers import STEADY_THRESHOLD, add_location, at, deer_photo, http, put_image, record, run_reid_queue
+from tests.reid_helpers import (  # noqa: F401 - embedder_fixture: the `embedder` fixture
+    STEADY_THRESHOLD,
+    add_location,
+    at,
+    deer_photo,
+    embedder_fixture,
+    http,
+    put_image,
+    put_photo,
+    record,
+    run_reid_queue,
+)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return builtin_embedder()
 
 
 def _ingest(api: str, records: list[dict]) -> dict:
     status, body = http("POST", f"{api}/api/detections", {"images": records})
     assert status == 202, body
     return body
-
-
-def _photo(key: str, individual: int, seed: int, location: int = 0) -> tuple[int, int, int, int]:
-    data, box = deer_photo(individual, seed=seed, location=location)
-    put_image(key, data)
-    return box
 
 
 def _detections() -> list[dict]:
@@ -60,8 +59,8 @@ def test_batch_gives_one_message_and_every_detection_is_scored_against_every_dee
     add_location("C2")
     # two individuals, far apart in time: two new deer
     first = [
-        record("c1/a.jpg", at(0), "C1", _photo("c1/a.jpg", 0, 1)),
-        record("c2/b.jpg", at(3600), "C2", _photo("c2/b.jpg", 2, 1, location=1)),
+        record("c1/a.jpg", at(0), "C1", put_photo("c1/a.jpg", 0, 1)),
+        record("c2/b.jpg", at(3600), "C2", put_photo("c2/b.jpg", 2, 1, location=1)),
     ]
     body = _ingest(api, first)
     assert len(body["reid_messages"]) == 1 and body["queued_detections"] == 2
@@ -84,9 +83,9 @@ def test_batch_gives_one_message_and_every_detection_is_scored_against_every_dee
 
     # three more sightings of the two known individuals, not in bursts: each scored against both deer
     second = [
-        record("c1/c.jpg", at(7200), "C1", _photo("c1/c.jpg", 0, 2)),
-        record("c2/d.jpg", at(7300), "C2", _photo("c2/d.jpg", 2, 2, location=1)),
-        record("c1/e.jpg", at(7400), "C1", _photo("c1/e.jpg", 0, 3)),
+        record("c1/c.jpg", at(7200), "C1", put_photo("c1/c.jpg", 0, 2)),
+        record("c2/d.jpg", at(7300), "C2", put_photo("c2/d.jpg", 2, 2, location=1)),
+        record("c1/e.jpg", at(7400), "C1", put_photo("c1/e.jpg", 0, 3)),
     ]
     body = _ingest(api, second)
     run_reid_queue(embedder)
@@ -108,7 +107,7 @@ def test_batch_gives_one_message_and_every_detection_is_scored_against_every_dee
 def test_redelivered_message_changes_nothing(api, embedder, monkeypatch) -> None:
     _set_threshold(monkeypatch, STEADY_THRESHOLD)
     add_location("C1")
-    records = [record(f"r/{i}.jpg", at(100 * i), "C1", _photo(f"r/{i}.jpg", i % 2, i)) for i in range(4)]
+    records = [record(f"r/{i}.jpg", at(100 * i), "C1", put_photo(f"r/{i}.jpg", i % 2, i)) for i in range(4)]
     _ingest(api, records)
     message = receive(get_settings().reid_queue_name, wait_seconds=0)[0]
     from gpu_batch.reid_worker import process_one_message
@@ -132,15 +131,21 @@ def test_redelivered_message_changes_nothing(api, embedder, monkeypatch) -> None
     assert snapshot() == before
 
 
-def test_score_exactly_at_threshold_matches(api, embedder, monkeypatch) -> None:
+def _photo_and_profile_at_cosine_08(embedder) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, np.ndarray]:
+    """Location C1 and photo t/a.jpg stored; (its box, its embedding, a unit vector orthogonal to the
+    embedding, a deer profile with cosine similarity 0.8 to the embedding)."""
     add_location("C1")
     data, box = deer_photo(1, seed=5)
     put_image("t/a.jpg", data)
     vector = embedder.embed([crops.cut(crops.decode(data), box).image])[0]
-    # a deer whose profile has cosine similarity exactly 0.8 with the detection's embedding
     other = normalize(np.random.default_rng(3).normal(size=vector.shape).astype(np.float32))
     other = normalize(other - np.dot(other, vector) * vector)
-    profile = normalize(0.8 * vector + 0.6 * other)
+    return box, vector, other, normalize(0.8 * vector + 0.6 * other)
+
+
+def test_score_exactly_at_threshold_matches(api, embedder, monkeypatch) -> None:
+    # a deer whose profile has cosine similarity exactly 0.8 with the detection's embedding
+    box, vector, other, profile = _photo_and_profile_at_cosine_08(embedder)
     score = float(np.dot(vector, profile))
     assert round(score, 4) == 0.8
     with db.connection() as con:
@@ -159,15 +164,10 @@ def test_score_exactly_at_threshold_matches(api, embedder, monkeypatch) -> None:
 
 
 def test_score_just_below_threshold_makes_a_new_deer(api, embedder, monkeypatch) -> None:
-    add_location("C1")
-    data, box = deer_photo(1, seed=5)
-    put_image("t/a.jpg", data)
-    vector = embedder.embed([crops.cut(crops.decode(data), box).image])[0]
-    other = normalize(np.random.default_rng(3).normal(size=vector.shape).astype(np.float32))
-    other = normalize(other - np.dot(other, vector) * vector)
+    box, _, _, profile = _photo_and_profile_at_cosine_08(embedder)
     with db.connection() as con:
         con.run("INSERT INTO deer (name, sex, profile_embedding, profile_embedding_count) VALUES ('Edge', 'unknown',"
-                " :p, 1)", p=to_bytes(normalize(0.8 * vector + 0.6 * other)))
+                " :p, 1)", p=to_bytes(profile))
     _set_threshold(monkeypatch, 0.8001)
     _ingest(api, [record("t/a.jpg", at(0), "C1", box)])
     run_reid_queue(embedder)
@@ -179,9 +179,9 @@ def test_score_just_below_threshold_makes_a_new_deer(api, embedder, monkeypatch)
 def test_sex_filtering(api, embedder, monkeypatch) -> None:
     _set_threshold(monkeypatch, STEADY_THRESHOLD)
     add_location("C1")
-    box_a = _photo("s/a.jpg", 0, 1)
-    box_b = _photo("s/b.jpg", 0, 2)
-    box_c = _photo("s/c.jpg", 0, 3)
+    box_a = put_photo("s/a.jpg", 0, 1)
+    box_b = put_photo("s/b.jpg", 0, 2)
+    box_c = put_photo("s/c.jpg", 0, 3)
     _ingest(api, [record("s/a.jpg", at(0), "C1", box_a, "buck")])
     run_reid_queue(embedder)
     # the same-looking animal classified as a doe may not join the buck; 'unknown' may
@@ -207,15 +207,15 @@ def test_burst_shares_one_assignment_even_across_batches(api, embedder, monkeypa
     _set_threshold(monkeypatch, 0.9999)  # nothing would match on its score alone
     add_location("C1")
     add_location("C2")
-    burst = [record(f"b/{i}.jpg", at(2 * i), "C1", _photo(f"b/{i}.jpg", i, i)) for i in range(3)]
-    elsewhere = record("b/x.jpg", at(2), "C2", _photo("b/x.jpg", 0, 9, location=1))
+    burst = [record(f"b/{i}.jpg", at(2 * i), "C1", put_photo(f"b/{i}.jpg", i, i)) for i in range(3)]
+    elsewhere = record("b/x.jpg", at(2), "C2", put_photo("b/x.jpg", 0, 9, location=1))
     _ingest(api, [*burst, elsewhere])
     run_reid_queue(embedder)
     # a fourth photo 4 s after the last one, arriving in a later batch, joins the same burst
-    late = record("b/3.jpg", at(8), "C1", _photo("b/3.jpg", 4, 4))
+    late = record("b/3.jpg", at(8), "C1", put_photo("b/3.jpg", 4, 4))
     _ingest(api, [late])
     # and one 6 s after it is a new burst
-    _ingest(api, [record("b/4.jpg", at(14), "C1", _photo("b/4.jpg", 3, 4))])
+    _ingest(api, [record("b/4.jpg", at(14), "C1", put_photo("b/4.jpg", 3, 4))])
     run_reid_queue(embedder)
     rows = _detections()
     burst_rows, other, late_row, next_burst = rows[:3], rows[3], rows[4], rows[5]
