@@ -3,12 +3,11 @@ to the images bucket as real JPEGs) and detections, with invalid, corrected and 
 
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from PIL import Image, ImageDraw
+from deertrack.cli.commands.bench_exports import stand_in_jpeg, upload_images
 
 IMAGE_SIZE = (640, 480)
 
@@ -23,16 +22,8 @@ class Dataset:
 
 
 def synthetic_jpeg(seed: int, size: tuple[int, int] = IMAGE_SIZE) -> bytes:
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, (rng.randrange(40, 90), rng.randrange(60, 120), rng.randrange(30, 70)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(12):
-        x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        draw.ellipse((x, y, x + rng.randrange(20, 120), y + rng.randrange(20, 90)),
-                     fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=80)
-    return out.getvalue()
+    """The test data set's pictures: smaller and plainer than the benchmark's stand-ins."""
+    return stand_in_jpeg(seed, size, shapes=12, ellipses=((20, 120), (20, 90)), quality=80)
 
 
 def build(con, *, start: date = date(2023, 9, 1), days: int = 120, detections: int = 300, seed: int = 7,
@@ -84,15 +75,8 @@ def build(con, *, start: date = date(2023, 9, 1), days: int = 120, detections: i
 
 def upload(data: Dataset, images_bucket: str) -> None:
     """Put every image of the data set into the bucket (a few at a time)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from deertrack.storage import put_bytes
-
-    def one(item: tuple[int, str]) -> None:
-        put_bytes(images_bucket, item[1], synthetic_jpeg(item[0]), "image/jpeg")
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(one, data.image_keys.items()))
+    upload_images([(image_id, key, *IMAGE_SIZE) for image_id, key in data.image_keys.items()], images_bucket,
+                  synthetic_jpeg, workers=6)
 
 
 def enqueue(export_type: str, request: dict, total: int = 0) -> str:

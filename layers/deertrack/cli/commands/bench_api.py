@@ -34,23 +34,13 @@ from deertrack.cli.commands.bench import add_benchmark
 MIN_REQUESTS, MAX_REQUESTS = 20, 5000
 
 
-def _reset_caches() -> None:
-    from deertrack.aws import reset_clients
-    from deertrack.queues import reset_queue_urls
-    from deertrack.redis_client import reset_redis
-    from deertrack.settings import reset_settings
-
-    reset_settings()
-    reset_clients()
-    reset_redis()
-    reset_queue_urls()
-
-
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
+    from infra.stack import reset_caches
+
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    _reset_caches()
+    reset_caches()
     try:
         yield
     finally:
@@ -59,7 +49,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _reset_caches()
+        reset_caches()
 
 
 @dataclass(frozen=True)
@@ -207,6 +197,7 @@ class Client:
 
 
 def timed(action: Callable[[], object]) -> float:
+    """Milliseconds one call of `action` takes."""
     started = time.perf_counter()
     action()
     return (time.perf_counter() - started) * 1000

@@ -2,8 +2,8 @@
 
 Runs in its own throwaway stack (see bench_api.isolated_stack: embedded emulator, a database of its
 own, a Redis key prefix of its own, the API over HTTP) and loads the demo season (infra.demo: 6
-cameras, 53 deer, 4,546 detections from 2023-09-01 to 2024-01-31; a synthetic season of the same
-shape if infra.demo cannot be loaded). The images the ZIP benchmark reads are stand-in JPEGs of the
+cameras, 53 deer, 4,546 detections from 2023-09-01 to 2024-01-31; with --synthetic, a synthetic
+season of the same shape). The images the ZIP benchmark reads are stand-in JPEGs of the
 demo's size at the demo's keys (drawing the demo's own pictures takes ~80 ms each). Then it
 measures, in the same run:
 
@@ -25,11 +25,12 @@ import statistics
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from deertrack.cli import CommandError
 from deertrack.cli.commands.bench import add_benchmark
+from deertrack.cli.commands.bench_api import timed
 
 SEASON = (date(2023, 9, 1), date(2024, 1, 31))
 CAMERAS, DEER, DETECTIONS = 6, 53, 4546
@@ -37,26 +38,35 @@ IMAGE_SIZE = (960, 540)
 
 
 def _median_seconds(rounds: int, action: Callable[[], object]) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(rounds):
-        started = time.perf_counter()
+    """(median seconds of `rounds` calls, what the last call returned)."""
+    result: object = None
+
+    def call() -> None:
+        nonlocal result
         result = action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+
+    return statistics.median(timed(call) for _ in range(rounds)) / 1000, result
 
 
-def _jpeg(seed: int, size: tuple[int, int] = IMAGE_SIZE) -> bytes:
+#: Shape of a stand-in picture: ellipses, their (width, height) ranges in pixels, JPEG quality.
+Ellipses = tuple[tuple[int, int], tuple[int, int]]
+
+
+def stand_in_jpeg(seed: int, size: tuple[int, int] = IMAGE_SIZE, *, shapes: int = 20,
+                  ellipses: Ellipses = ((30, 200), (30, 150)), quality: int = 85) -> bytes:
+    """A deterministic picture (a green-brown ground with coloured ellipses) standing in for a camera image."""
     from PIL import Image, ImageDraw
 
     rng = random.Random(seed)
     image = Image.new("RGB", size, (rng.randrange(40, 90), rng.randrange(60, 120), rng.randrange(30, 70)))
     draw = ImageDraw.Draw(image)
-    for _ in range(20):
+    (min_w, max_w), (min_h, max_h) = ellipses
+    for _ in range(shapes):
         x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        draw.ellipse((x, y, x + rng.randrange(30, 200), y + rng.randrange(30, 150)),
+        draw.ellipse((x, y, x + rng.randrange(min_w, max_w), y + rng.randrange(min_h, max_h)),
                      fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=85)
+    image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -104,31 +114,31 @@ def synthetic_season(con, detections: int = DETECTIONS, seed: int = 2023) -> lis
     return list(zip(image_ids, keys, strict=True))
 
 
-def demo_season(con) -> str | None:
-    """Write the demo data set's rows; None when infra.demo is not there (or cannot load)."""
-    try:
-        from infra.demo.dataset import generate_dataset
-        from infra.demo.seed import write_database
-    except ImportError:
-        return None
+def demo_season(con) -> str:
+    """Write the demo data set's rows; returns what was loaded, for the report."""
+    from infra.demo.dataset import generate_dataset
+    from infra.demo.seed import write_database
+
     write_database(con, generate_dataset())
     return "the demo data set"
 
 
-def upload_images(images: list[tuple[int, str, int, int]]) -> None:
-    """Stand-in pictures (id, key, width, height) in the images bucket."""
+def upload_images(images: Iterable[tuple[int, str, int | None, int | None]], bucket: str | None = None,
+                  jpeg: Callable[[int, tuple[int, int]], bytes] = stand_in_jpeg, workers: int = 8) -> None:
+    """Stand-in pictures (id, key, width, height; the id seeds the picture) in the images bucket
+    (the configured one by default), a few at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
     from deertrack.settings import get_settings
     from deertrack.storage import put_bytes
 
-    bucket = get_settings().images_bucket
+    target = bucket or get_settings().images_bucket
 
-    def one(image: tuple[int, str, int, int]) -> None:
+    def one(image: tuple[int, str, int | None, int | None]) -> None:
         size = (image[2] or IMAGE_SIZE[0], image[3] or IMAGE_SIZE[1])
-        put_bytes(bucket, image[1], _jpeg(image[0], size), "image/jpeg")
+        put_bytes(target, image[1], jpeg(image[0], size), "image/jpeg")
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, images))
 
 
@@ -224,11 +234,11 @@ def bench_zip(crops: int, rounds: int) -> dict[str, float]:
             for path, jpeg in payload:
                 archive.writestr(path, jpeg)  # type: ignore[arg-type]
 
-    ours_times, bare_times = [], []
+    ours_ms, bare_ms = [], []
     for _ in range(rounds):  # interleaved, so both see the same machine load
-        ours_times += _timed(1, ours)
-        bare_times += _timed(1, bare)
-    ours_s, bare_s = statistics.median(ours_times), statistics.median(bare_times)
+        ours_ms.append(timed(ours))
+        bare_ms.append(timed(bare))
+    ours_s, bare_s = statistics.median(ours_ms) / 1000, statistics.median(bare_ms) / 1000
 
     store = JobStore()
     request = {"detection_ids": ids, "crop_size": 300}
@@ -239,17 +249,8 @@ def bench_zip(crops: int, rounds: int) -> dict[str, float]:
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
             render_zip(request, job, JobRun(store, job.job_id), out)
 
-    job_s = statistics.median(_timed(max(1, rounds // 2), whole_job))
+    job_s, _ = _median_seconds(max(1, rounds // 2), whole_job)
     return {"crops": len(payload), "megabytes": megabytes, "ours_s": ours_s, "bare_s": bare_s, "job_s": job_s}
-
-
-def _timed(rounds: int, action: Callable[[], None]) -> list[float]:
-    out = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        action()
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -269,10 +270,11 @@ def run(args: argparse.Namespace) -> int:
     with isolated_stack() as stack:
         with db.connection(stack.database_url) as con:
             con.run("DELETE FROM locations")  # the bench stack's own camera: the season brings its cameras
-            source = None if args.synthetic else demo_season(con)
-            if source is None:
+            if args.synthetic:
                 synthetic_season(con, args.detections)
                 source = "a synthetic season"
+            else:
+                source = demo_season(con)
             counts = con.run("SELECT (SELECT count(*) FROM locations), (SELECT count(*) FROM deer), "
                              "(SELECT count(*) FROM images), (SELECT count(*) FROM detections)")[0]
             with_crops = con.run(
