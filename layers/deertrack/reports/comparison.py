@@ -10,6 +10,7 @@ import pg8000.native
 
 from deertrack.reports.figures import ClassCounts, bucks_per_doe, pct_change
 from deertrack.reports.insights import MIN_DETECTIONS, not_enough
+from deertrack.reports.queries import class_counts
 from deertrack.reports.scope import CLASSIFICATIONS, ReportScope, detections_cte
 
 HIGHLIGHTS = 3
@@ -91,9 +92,7 @@ class Comparison:
 
 def _figures(con: pg8000.native.Connection, scope: ReportScope, spec: PeriodSpec) -> PeriodFigures:
     cte, params = detections_cte(scope.with_range(spec.start_date, spec.end_date))
-    counts = ClassCounts()
-    for cls, n in con.run(cte + "SELECT cls, count(*) FROM sel GROUP BY 1", **params):
-        counts.add(cls, n)
+    counts = class_counts(con, cte, params)
     unique = con.run(cte + "SELECT count(DISTINCT deer_id) FROM sel", **params)[0][0]
     per_camera = dict(
         con.run(

@@ -11,6 +11,7 @@ import pg8000.native
 from deertrack.db import rows_as_dicts
 from deertrack.reports.figures import ClassCounts
 from deertrack.reports.periods import GroupBy, Period, periods_between
+from deertrack.reports.queries import class_counts, hour_histogram
 from deertrack.reports.scope import ReportScope, detections_cte
 
 
@@ -65,9 +66,7 @@ def deer_profile(con: pg8000.native.Connection, scope: ReportScope, group_by: Gr
         raise DeerNotFound(f"deer {scope.deer_id} does not exist (deleted or merged since the request was made)")
     deer = rows[0]
     cte, params = detections_cte(scope)
-    counts = ClassCounts()
-    for cls, n in con.run(cte + "SELECT cls, count(*) FROM sel GROUP BY 1", **params):
-        counts.add(cls, n)
+    counts = class_counts(con, cte, params)
     unit = group_by
     per_period = {
         r[0].date(): r[1]
@@ -82,9 +81,7 @@ def deer_profile(con: pg8000.native.Connection, scope: ReportScope, group_by: Gr
             **params,
         )
     ]
-    hours = [0] * 24
-    for hour, n in con.run(cte + "SELECT solar_hour, count(*) FROM sel GROUP BY 1", **params):
-        hours[hour] = n
+    hours = hour_histogram(con, cte, params)
     first_in, last_in = con.run(cte + "SELECT min(ts), max(ts) FROM sel", **params)[0]
     first_ever, last_ever, total_ever = con.run(
         "SELECT min(i.captured_at AT TIME ZONE 'UTC'), max(i.captured_at AT TIME ZONE 'UTC'), count(*) "

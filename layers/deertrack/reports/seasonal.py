@@ -13,6 +13,7 @@ from deertrack.db import rows_as_dicts
 from deertrack.reports.figures import ClassCounts
 from deertrack.reports.insights import seasonal_insights
 from deertrack.reports.periods import GroupBy, Period, bucket_start, periods_between
+from deertrack.reports.queries import hour_histogram
 from deertrack.reports.scope import ReportScope, detections_cte
 
 TOP_INDIVIDUALS = 10
@@ -80,9 +81,7 @@ def seasonal_activity(con: pg8000.native.Connection, scope: ReportScope, group_b
             cte + f"SELECT date_trunc('{unit}', ts), count(DISTINCT deer_id) FROM sel GROUP BY 1", **params
         )
     }
-    hours = [0] * 24
-    for hour, n in con.run(cte + "SELECT solar_hour, count(*) FROM sel GROUP BY 1", **params):
-        hours[hour] = n
+    hours = hour_histogram(con, cte, params)
     overall = con.run(cte + "SELECT count(DISTINCT deer_id), count(deer_id) FROM sel", **params)[0]
 
     periods: list[PeriodRow] = []
