@@ -3,6 +3,7 @@ to the images bucket as real JPEGs) and detections, with invalid, corrected and 
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -109,6 +110,24 @@ def export_objects(job_id: str | None = None) -> list[str]:
     response = client("s3").list_objects_v2(Bucket=get_settings().exports_bucket,
                                             Prefix=f"exports/{job_id}/" if job_id else "")
     return [o["Key"] for o in response.get("Contents", [])]
+
+
+def export_bytes(job_id: str) -> bytes:
+    """The file of a completed export job, from the exports bucket (fails the test if it did not complete)."""
+    from deertrack.jobs import JobStatus, JobStore
+    from deertrack.settings import get_settings
+    from deertrack.storage import get_bytes
+
+    job = JobStore().get(job_id)
+    assert job.status is JobStatus.COMPLETED, job.error
+    return get_bytes(get_settings().exports_bucket, job.s3_key)
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page of a PDF, page after page."""
+    import pypdf
+
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
 def sql_counts(con, start: date, end: date) -> dict[str, int]:

@@ -11,7 +11,6 @@ import urllib.request
 import zipfile
 from datetime import date
 
-import pypdf
 import pytest
 
 from deertrack import db
@@ -21,7 +20,7 @@ from gpu_batch import export_worker
 from gpu_batch.export_worker import ExportWorker
 from tests.camtrap_validation import camtrap_dir, zip_errors
 from tests.export_api_client import call
-from tests.export_data import build, export_objects, receive_one, sql_counts, upload
+from tests.export_data import build, export_objects, pdf_text, receive_one, sql_counts, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -65,10 +64,6 @@ def download(api: str, kind: str, job_id: str) -> bytes:
         content = response.read()
     assert len(content) == body["file_size_bytes"]
     return content
-
-
-def pdf_text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
 
 
 def test_seasonal_pdf_shows_the_counts_sql_gives(api, data) -> None:

@@ -12,12 +12,11 @@ import pytest
 
 from deertrack import db
 from deertrack.aws import client
-from deertrack.jobs import JobStatus, JobStore
+from deertrack.jobs import JobStore
 from deertrack.settings import get_settings
-from deertrack.storage import get_bytes
 from gpu_batch.export_worker import ExportWorker
 from tests.camtrap_validation import camtrap_dir, zip_errors
-from tests.export_data import build, enqueue, receive_one
+from tests.export_data import build, enqueue, export_bytes, receive_one
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +31,9 @@ def data(stack):
 
 
 def package(job_id: str) -> zipfile.ZipFile:
-    job = JobStore().get(job_id)
-    assert job.status is JobStatus.COMPLETED, job.error
-    assert job.filename.startswith("camtrap-dp_")
-    return zipfile.ZipFile(io.BytesIO(get_bytes(get_settings().exports_bucket, job.s3_key)))
+    data = export_bytes(job_id)
+    assert JobStore().get(job_id).filename.startswith("camtrap-dp_")
+    return zipfile.ZipFile(io.BytesIO(data))
 
 
 def table(archive: zipfile.ZipFile, name: str) -> list[dict[str, str]]:

@@ -3,11 +3,9 @@ failures, the dead-letter queue and the reaper (PDF jobs; ZIP and Camtrap DP hav
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 
-import pypdf
 import pytest
 
 from deertrack import db
@@ -15,11 +13,10 @@ from deertrack.aws import client
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.queues import dead_letter_queue_url, queue_policy, queue_url
 from deertrack.settings import get_settings
-from deertrack.storage import get_bytes
 from gpu_batch import export_worker
 from gpu_batch.export_worker import ExportWorker
 from gpu_batch.job_run import ExportFailed
-from tests.export_data import build, enqueue, export_objects, receive_one, sql_counts
+from tests.export_data import build, enqueue, export_bytes, export_objects, pdf_text, receive_one, sql_counts
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +29,6 @@ SEASONAL = {"report_type": "seasonal_activity", "start_date": START.isoformat(),
 def data(stack):
     with db.connection() as con:
         return build(con, detections=240, days=150)
-
-
-def pdf_text(job_id: str) -> str:
-    job = JobStore().get(job_id)
-    raw = get_bytes(get_settings().exports_bucket, job.s3_key)
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(raw)).pages)
 
 
 def dead_letters() -> list[dict]:
@@ -56,11 +47,12 @@ def test_pdf_job_completes_with_counts_from_sql(data) -> None:
     assert job.filename == "seasonal_activity_2023-09-01_2023-12-31.pdf"
     assert job.s3_key == f"exports/{job_id}/{job.filename}"
     assert export_objects(job_id) == [job.s3_key]
-    assert job.file_size_bytes == len(get_bytes(get_settings().exports_bucket, job.s3_key))
+    content = export_bytes(job_id)
+    assert job.file_size_bytes == len(content)
     assert job.progress.percent == 100
     with db.connection() as con:
         counts = sql_counts(con, START, END)
-    text = pdf_text(job_id)
+    text = pdf_text(content)
     assert f"Detections: {counts['total']:,} (" in text
     for cls in ("buck", "doe", "fawn", "unknown"):
         assert f"{cls} {counts.get(cls, 0):,}" in text

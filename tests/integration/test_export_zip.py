@@ -17,9 +17,8 @@ from deertrack.aws import client
 from deertrack.exports.selection import Selection, detection_ids
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.settings import get_settings
-from deertrack.storage import get_bytes
 from gpu_batch.export_worker import ExportWorker
-from tests.export_data import build, enqueue, export_objects, receive_one
+from tests.export_data import build, enqueue, export_bytes, export_objects, receive_one
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +34,7 @@ def data(stack):
 
 
 def download(job_id: str) -> zipfile.ZipFile:
-    job = JobStore().get(job_id)
-    assert job.status is JobStatus.COMPLETED, job.error
-    return zipfile.ZipFile(io.BytesIO(get_bytes(get_settings().exports_bucket, job.s3_key)))
+    return zipfile.ZipFile(io.BytesIO(export_bytes(job_id)))
 
 
 def test_zip_holds_crops_metadata_and_a_manifest_whose_checksums_match(data) -> None:

@@ -17,6 +17,7 @@ from deertrack.reports.seasonal import CameraRow, IndividualRow, PeriodRow, Seas
 from gpu_batch.crops import crop, crop_box
 from gpu_batch.reports import seasonal_activity as seasonal_pdf
 from gpu_batch.reports.document import ReportOptions
+from tests.export_data import pdf_text as text_of
 
 GENERATED = datetime(2024, 2, 1, 9, 30, tzinfo=UTC)
 
@@ -125,7 +126,7 @@ def test_largest_changes_rank_relative_size_and_skip_noise() -> None:
 def pdf_text(data: SeasonalActivity, options: ReportOptions) -> str:
     out = io.BytesIO()
     seasonal_pdf.render(data, options, out)
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(out.getvalue())).pages)
+    return text_of(out.getvalue())
 
 
 def many() -> SeasonalActivity:
