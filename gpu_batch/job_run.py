@@ -90,6 +90,3 @@ class JobRun:
         self._last_write, self._last_written = now, processed
         if self.keep_message is not None:
             self.keep_message()
-
-    def heartbeat(self) -> None:
-        self.progress(self.processed, force=True)

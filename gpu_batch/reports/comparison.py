@@ -8,7 +8,7 @@ from typing import IO
 from reportlab.platypus import Flowable
 
 from deertrack.reports.comparison import Comparison, ratio
-from deertrack.reports.figures import ratio_text
+from deertrack.reports.figures import pct_change, ratio_text, signed
 from deertrack.reports.scope import CLASSIFICATIONS
 from gpu_batch.reports import charts
 from gpu_batch.reports.document import CONTENT_WIDTH, ReportOptions, build_pdf, bullets, heading, note, para
@@ -17,8 +17,9 @@ from gpu_batch.reports.tables import table
 
 def _delta(before: float, after: float) -> str:
     d = after - before
-    amount = f"{d:+,.0f}" if float(d).is_integer() else f"{d:+,.2f}"
-    return f"{amount} ({100 * d / before:+.0f}%)" if before else amount
+    amount = signed(d, 0 if float(d).is_integer() else 2)
+    change = pct_change(before, after)
+    return amount if change is None else f"{amount} ({change:+.0f}%)"
 
 
 def story(data: Comparison, options: ReportOptions) -> list[Flowable]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
@@ -45,10 +45,6 @@ class ReportOptions:
 
     def generated(self) -> datetime:
         return self.generated_at or datetime.now(UTC)
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def heading(text: str) -> Paragraph:
@@ -125,6 +121,3 @@ def build_pdf(out: IO[bytes], options: ReportOptions, range_text: str, story: li
                   id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=decorate)])
     doc.build(keep_headings(story))
-
-
-Checkpoint = Callable[[str], None]

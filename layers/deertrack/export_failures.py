@@ -13,7 +13,6 @@ from typing import Any
 
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
-from deertrack.messages import ExportJobMessage
 from deertrack.queues import QueuePolicy, queue_policy
 from deertrack.redis_client import key
 from deertrack.settings import get_settings
@@ -57,10 +56,6 @@ def give_up(store: JobStore, job_id: str, attempts: int, error: str | None = Non
 
 def job_id_of(body: str) -> str | None:
     """The job id in an exports-queue message body, even a malformed one; None when there is none."""
-    try:
-        return ExportJobMessage.model_validate_json(body).job_id
-    except ValueError:
-        pass
     try:
         payload: Any = json.loads(body)
     except ValueError:

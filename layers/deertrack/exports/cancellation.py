@@ -9,7 +9,6 @@ import redis
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deertrack import storage
-from deertrack.aws import client
 from deertrack.exports.status import not_found, valid_job_id
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
@@ -53,10 +52,7 @@ def cancel(job_id: str) -> Cancelled:
 
     bucket = get_settings().exports_bucket
     try:
-        removed = storage.delete_prefix(bucket, export_prefix(job_id))
-        if job.s3_key and not job.s3_key.startswith(export_prefix(job_id)):
-            client("s3").delete_object(Bucket=bucket, Key=job.s3_key)
-            removed += 1
+        removed = storage.delete_prefix(bucket, export_prefix(job_id))  # the job's file is always under it
     except (BotoCoreError, ClientError) as exc:
         logger.error("cancel could not remove the job's files; status kept",
                      extra={"job_id": job_id, "bucket": bucket, "error": str(exc)})

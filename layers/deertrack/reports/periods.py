@@ -14,9 +14,6 @@ class Period:
     start: date  # first day of the bucket (may lie before the range start for week/month)
     label: str
 
-    def key(self) -> date:
-        return self.start
-
 
 def bucket_start(day: date, group_by: GroupBy) -> date:
     if group_by == "day":
@@ -51,7 +48,3 @@ def periods_between(start: date, end: date, group_by: GroupBy) -> list[Period]:
         out.append(Period(current, label_for(current, group_by)))
         current = _next(current, group_by)
     return out
-
-
-def days_in(start: date, end: date) -> int:
-    return (end - start).days + 1
