@@ -17,14 +17,15 @@ import contextlib
 
 import redis
 
+from deertrack import db
 from deertrack.backfill import runs
-from deertrack.backfill.runner import connection as backfill_connection
+from deertrack.backfill.runner import SOCKET_TIMEOUT_S
 from deertrack.backfill.shard import ShardResult, process_shard
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage
 from deertrack.queues import Received, delete
-from deertrack.reid.scoring import DimensionMismatch
+from deertrack.reid.vectors import DimensionMismatch
 from deertrack.settings import get_settings
 
 #: Errors no redelivery can fix.
@@ -33,7 +34,7 @@ PERMANENT = (DimensionMismatch,)
 
 def handle_backfill_shard(message: BackfillShardMessage, store: JobStore | None = None) -> ShardResult:
     """Process one shard (idempotent) and report the run's progress to its API job, if any."""
-    with backfill_connection() as con:
+    with db.connection(timeout=SOCKET_TIMEOUT_S) as con:
         try:
             result = process_shard(
                 con, first=message.first_detection_id, last=message.last_detection_id, since=message.since,

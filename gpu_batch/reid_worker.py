@@ -14,7 +14,6 @@ moves it to the dead-letter queue; nothing is half-written because the commit is
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -22,7 +21,7 @@ from pydantic import ValidationError
 from deertrack.aws import client
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage, ReidBatchMessage, parse_message
-from deertrack.queues import Received, delete, queue_url
+from deertrack.queues import Received, dead_letter_queue_url, delete
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.pipeline import ReidSummary, reidentify
 from deertrack.settings import get_settings
@@ -35,17 +34,6 @@ class Outcome:
     status: str  # 'done' | 'dead_lettered' | 'kept'
     summary: ReidSummary | None = None
     error: str | None = None
-
-
-def dead_letter_queue_url(queue_name: str) -> str | None:
-    """The queue's dead-letter queue (from its RedrivePolicy), or None when it has none."""
-    sqs = client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url(queue_name), AttributeNames=["RedrivePolicy"])
-    policy = attributes.get("Attributes", {}).get("RedrivePolicy")
-    if not policy:
-        return None
-    arn = json.loads(policy)["deadLetterTargetArn"]
-    return sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
 
 
 def _dead_letter(queue_name: str, message: Received, reason: str) -> bool:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 import pg8000.native
 
-from deertrack import db
 from deertrack.aws import client
 from deertrack.backfill import runs
 from deertrack.backfill.plan import DEFAULT_SHARD_SIZE, ShardPlan, one_shard, plan_shards
@@ -27,11 +25,6 @@ Progress = Callable[[int, int], None]
 #: Socket timeout of backfill connections (seconds): the answer to a COPY comes only once the server
 #: has indexed every row it was sent, which takes far longer than db.connect's default allows.
 SOCKET_TIMEOUT_S = 3600.0
-
-
-#: Kept for callers outside this package (gpu_batch/backfill_job.py); new code calls
-#: `db.connection(url, timeout=SOCKET_TIMEOUT_S)`.
-connection = partial(db.connection, timeout=SOCKET_TIMEOUT_S)
 
 
 class BackfillRefused(ValueError):
