@@ -7,9 +7,9 @@ from typing import IO
 
 from reportlab.platypus import Flowable
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.reports.comparison import Comparison, ratio
 from deertrack.reports.figures import pct_change, ratio_text, signed
-from deertrack.reports.scope import CLASSIFICATIONS
 from gpu_batch.reports import charts
 from gpu_batch.reports.document import CONTENT_WIDTH, ReportOptions, build_pdf, bullets, heading, note, para
 from gpu_batch.reports.tables import table

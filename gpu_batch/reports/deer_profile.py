@@ -9,9 +9,9 @@ from typing import IO
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.reports.deer_profile import DeerProfile
 from deertrack.reports.insights import MIN_DETECTIONS, not_enough
-from deertrack.reports.scope import CLASSIFICATIONS
 from gpu_batch.reports import charts
 from gpu_batch.reports.document import CONTENT_WIDTH, ReportOptions, build_pdf, bullets, heading, note, para
 from gpu_batch.reports.tables import cell, table

@@ -6,9 +6,9 @@ from typing import IO
 
 from reportlab.platypus import Flowable
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.reports.figures import ratio_text
 from deertrack.reports.insights import MIN_DETECTIONS, not_enough
-from deertrack.reports.scope import CLASSIFICATIONS
 from deertrack.reports.seasonal import SeasonalActivity
 from gpu_batch.reports import charts
 from gpu_batch.reports.document import CONTENT_WIDTH, ReportOptions, build_pdf, bullets, gap, note, para, section

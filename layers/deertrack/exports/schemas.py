@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from deertrack.classifications import Classification
 from deertrack.problems import Problem
 
 MAX_RANGE_DAYS = 365
@@ -39,7 +40,6 @@ ExportType = Literal["pdf", "zip", "camtrap-dp"]
 EXPORT_TYPES: tuple[str, ...] = ("pdf", "zip", "camtrap-dp")
 ReportType = Literal["seasonal_activity", "comparison", "deer_profile"]
 GroupBy = Literal["day", "week", "month"]
-Classification = Literal["buck", "doe", "fawn", "unknown"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -8,10 +8,11 @@ from datetime import date
 
 import pg8000.native
 
+from deertrack.classifications import CLASSIFICATIONS
 from deertrack.reports.figures import ClassCounts, bucks_per_doe, pct_change
 from deertrack.reports.insights import MIN_DETECTIONS, not_enough
 from deertrack.reports.queries import class_counts
-from deertrack.reports.scope import CLASSIFICATIONS, ReportScope, detections_cte
+from deertrack.reports.scope import ReportScope, detections_cte
 
 HIGHLIGHTS = 3
 #: A change smaller than this many detections (or individuals) is never a highlight: noise.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deertrack.reports.scope import CLASSIFICATIONS
+from deertrack.classifications import CLASSIFICATIONS
 
 
 @dataclass

@@ -12,8 +12,6 @@ from typing import Any
 
 from deertrack.detection_filters import EFFECTIVE_CLASSIFICATION, detection_conditions
 
-CLASSIFICATIONS = ("buck", "doe", "fawn", "unknown")
-
 #: Hour of day in solar time at the camera (UTC shifted by longitude / 15 h): what dawn and dusk
 #: follow, wherever the cameras are. Dates stay UTC days, as in every request.
 SOLAR_HOUR = "extract(hour FROM (i.captured_at AT TIME ZONE 'UTC') + make_interval(secs => l.longitude * 240))::int"
