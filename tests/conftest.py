@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from deertrack.reid.embedder import Embedder
     from infra.emulator import EmbeddedEmulator
 
 RUN_ID = uuid.uuid4().hex[:10]
@@ -114,6 +115,14 @@ def clean_slate(services: Stack) -> None:
     _clear_database(services.database_url)
     _clear_redis()
     create_resources(declarations("test"))
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    """The built-in re-ID embedder, loaded once per test module."""
+    from deertrack.reid.embedder import builtin_embedder
+
+    return builtin_embedder()
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """Small re-ID test data drawn here (numpy/Pillow): photos of made-up deer with a stable look per
 individual, locations, and shortcuts to post detections and run the re-ID worker on its queue.
 
-`embedder` is a module-scoped pytest fixture (the built-in embedder, loaded once per test module):
-import `embedder_fixture` into a test module to use it."""
+The `embedder` fixture (the built-in embedder, once per test module) is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pytest
 from PIL import Image, ImageDraw
 
 from tests.export_api_client import call
@@ -74,13 +72,6 @@ def deer_photo(individual: int, *, seed: int = 0, location: int = 0, exif_time: 
         exif.get_ifd(0x8769)[36867] = exif_time.strftime("%Y:%m:%d %H:%M:%S")
     image.save(buffer, format="JPEG", quality=90, **({"exif": exif} if exif is not None else {}))
     return buffer.getvalue(), box
-
-
-@pytest.fixture(scope="module", name="embedder")
-def embedder_fixture() -> Any:
-    from deertrack.reid.embedder import builtin_embedder
-
-    return builtin_embedder()
 
 
 def add_location(code: str, name: str | None = None) -> int:

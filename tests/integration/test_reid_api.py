@@ -12,14 +12,12 @@ from deertrack import db
 from deertrack.reid.pipeline import reidentify
 from deertrack.reid.vectors import from_bytes, normalize
 from tests.conftest import reset_caches
-from tests.reid_helpers import (  # noqa: F401 - embedder_fixture: the `embedder` fixture
+from tests.reid_helpers import (
     STEADY_THRESHOLD,
     add_location,
     at,
     deer_photo,
-    embedder_fixture,
     http,
-    put_image,
     put_photo,
     record,
     run_reid_queue,

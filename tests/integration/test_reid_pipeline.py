@@ -14,12 +14,11 @@ from deertrack.reid import crops
 from deertrack.reid.vectors import normalize, to_bytes
 from deertrack.settings import get_settings
 from tests.conftest import reset_caches
-from tests.reid_helpers import (  # noqa: F401 - embedder_fixture: the `embedder` fixture
+from tests.reid_helpers import (
     STEADY_THRESHOLD,
     add_location,
     at,
     deer_photo,
-    embedder_fixture,
     http,
     put_image,
     put_photo,
