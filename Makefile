@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean demo-model
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ lint: install
 
 bench: install
 	$(BIN)/deertrack bench all
+
+# Rebuilds the shipped re-ID model and its card (layers/deertrack/reid/models/): synthetic training,
+# calibration and held-out seeds (infra/demo/dataset.py), ~30 min on 2 CPU cores. CI never runs it.
+demo-model: install
+	$(BIN)/deertrack reid train --epochs 18 --out layers/deertrack/reid/models/deer-reid-demo.pt --name deer-reid-demo-v1
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache *.egg-info

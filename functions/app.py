@@ -16,6 +16,7 @@ from chalicelib.export_dead_letters import process_exports_dead_letters
 from chalicelib.export_requests import process_export_requests
 from chalicelib.exports import export_routes
 from chalicelib.health import health_routes
+from chalicelib.merges import merge_routes
 from chalicelib.openapi import openapi_routes
 from chalicelib.reid_routes import reid_routes
 
@@ -28,6 +29,7 @@ app.register_blueprint(health_routes)
 app.register_blueprint(export_routes)
 app.register_blueprint(openapi_routes)
 app.register_blueprint(detection_routes)
+app.register_blueprint(merge_routes)
 app.register_blueprint(deer_routes)
 app.register_blueprint(reid_routes)
 app.register_blueprint(backfill_routes)

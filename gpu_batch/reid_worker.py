@@ -1,4 +1,5 @@
-"""The re-ID worker: long-polls the reid queue; each message is a batch of detections to re-identify.
+"""The re-ID worker: long-polls the reid queue; each message is a batch of detections to re-identify
+(or a backfill shard, or a run of the merge job).
 
 `process_one_message` handles one message: embed the batch's open detections (GPU when present),
 score them against every deer, assign or create deer and log every score in one transaction
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from deertrack.aws import client
 from deertrack.logs import logger
-from deertrack.messages import BackfillShardMessage, ReidBatchMessage, parse_message
+from deertrack.messages import BackfillShardMessage, MergeJobMessage, ReidBatchMessage, parse_message
 from deertrack.queues import Received, dead_letter_queue_url, delete
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.pipeline import ReidSummary, reidentify
@@ -55,7 +56,7 @@ def process_one_message(message: Received, *, embedder: Embedder | None = None,
     queue_name = queue_name or get_settings().reid_queue_name
     try:
         parsed = parse_message(message.body)
-        if not isinstance(parsed, ReidBatchMessage | BackfillShardMessage):
+        if not isinstance(parsed, ReidBatchMessage | BackfillShardMessage | MergeJobMessage):
             raise TypeError(f"a {parsed.type} message does not belong on the reid queue")
     except (ValidationError, TypeError, ValueError) as exc:
         reason = f"not a valid reid.batch message: {exc}"
@@ -67,6 +68,12 @@ def process_one_message(message: Received, *, embedder: Embedder | None = None,
         from gpu_batch.backfill_job import process_backfill_message
 
         process_backfill_message(message, parsed, queue_name)
+        return Outcome(message.message_id, "done")
+    if isinstance(parsed, MergeJobMessage):  # the merge job shares the reid queue (and its gallery lock)
+        from deertrack.reid.merge_requests import run_merge_message
+
+        run_merge_message(parsed)
+        delete(queue_name, message.receipt_handle)
         return Outcome(message.message_id, "done")
     summary = reidentify(parsed.detection_ids, embedder=embedder, batch_id=parsed.batch_id)
     delete(queue_name, message.receipt_handle)

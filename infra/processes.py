@@ -226,8 +226,10 @@ class CommandChain:
     """Commands run once each, one after another, in the background; a step that fails ends the chain
     (later steps depend on it). Stopping stops the step in hand and runs no more."""
 
-    def __init__(self, name: str, steps: Sequence[tuple[str, Sequence[str]]], *, stop_timeout: float = 5.0) -> None:
+    def __init__(self, name: str, steps: Sequence[tuple[str, Sequence[str]]], *, stop_timeout: float = 5.0,
+                 done_message: str | None = None) -> None:
         self.name = name
+        self.done_message = done_message
         self.steps = [(step, list(argv)) for step, argv in steps]
         self.stop_timeout = stop_timeout
         self.exit_codes: dict[str, int | None] = {}
@@ -258,7 +260,8 @@ class CommandChain:
                 logger.error("step failed; the steps after it were not run",
                              extra={"chain": self.name, "step": step, "exit_code": code, "not_run": later})
                 return
-        logger.info("all steps finished", extra={"chain": self.name, "steps": list(self.exit_codes)})
+        logger.info(self.done_message or "all steps finished", extra={"chain": self.name,
+                                                                     "steps": list(self.exit_codes)})
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the chain to end; whether it has."""

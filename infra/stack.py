@@ -27,10 +27,13 @@ from infra.template import TEMPLATE_PATH
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
 DEFAULT_EMULATOR_PORT = 5001
 WORKERS = ("exports", "reid")
-#: `deertrack up --demo`, in the background and in order: the data set and its pictures, the embedding
-#: of every detection from its picture (deer profiles follow), then one backfill so the score log
-#: holds every detection against every deer (what threshold analysis and the reports read).
-DEMO_STEPS = (("seed", "--demo"), ("reid", "embed"), ("backfill",))
+#: `deertrack up --demo`, in the background and in order: the data set and its pictures (detections
+#: pending, no deer), every detection through the re-ID queue and worker in time order (the worker
+#: creates and assigns the deer, as in production), the merge job (as after the nightly backfill),
+#: one backfill so the score log holds every detection against every final deer, and the evaluation
+#: of what re-identification found against the demo's truth.
+DEMO_STEPS = (("seed", "--demo"), ("reid", "enqueue", "--wait"), ("reid", "merge"), ("backfill",),
+              ("reid", "evaluate"))
 
 
 class StackError(RuntimeError):
@@ -257,7 +260,8 @@ class LocalStack:
         if not self.options.demo:
             return
         steps = [(" ".join(argv), cli_argv(*argv)) for argv in DEMO_STEPS]
-        loading = CommandChain("demo data", steps).start()
+        loading = CommandChain("demo data", steps, done_message="demo data ready: re-identified, merged, "
+                               "scored and evaluated").start()
         self._on_stop("demo data", loading.stop)
         self.state.notes.append("demo data: " + ", then ".join(f"`deertrack {step}`" for step, _ in steps)
                                 + " run in the background")

@@ -20,6 +20,13 @@ from infra.demo.population import Individual, Location, build_locations, build_p
 from infra.demo.sightings import IMAGE_HEIGHT, IMAGE_WIDTH, Sighting, sample_sightings
 
 DEMO_SEED = 20230901
+#: Synthetic populations of the shipped re-ID model (`make demo-model`): trained on, calibrated on,
+#: held out for its own figures. `deertrack reid evaluate --synthetic` checks on EVALUATION_SEEDS.
+#: All disjoint from each other and from DEMO_SEED (a test keeps them so).
+TRAINING_SEEDS = (11, 12, 13, 14, 15, 16, 17, 18)
+CALIBRATION_SEEDS = (21, 22)
+HOLDOUT_SEEDS = (23,)
+EVALUATION_SEEDS = (31, 32, 33)
 LOCATION_COUNT = 6
 DEER_COUNT = 53
 DETECTION_COUNT = 4546

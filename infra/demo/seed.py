@@ -1,11 +1,14 @@
 """Write the demo data set: rows into PostgreSQL (once) and pictures into the images bucket (missing ones).
 
 Database: one transaction under an advisory lock. When the demo's truth rows (detection_truth,
-source 'demo') are already there, nothing is written; otherwise locations, deer and images are
-inserted with ON CONFLICT on their unique keys (code, name, s3_key) and the detections and their
-truth rows are copied in (COPY), with ids taken from the detections' sequence beforehand so each
-truth row can name its detection. Two seeders at once: the second waits on the lock, then finds the
-set present.
+source 'demo') are already there, nothing is written; otherwise locations and images are inserted
+with ON CONFLICT on their unique keys (code, s3_key) and the detections and their truth rows are
+copied in (COPY), with ids taken from the detections' sequence beforehand so each truth row can
+name its detection. The detections are written as a detector delivers them: `pending`, with no deer
+and no burst. No deer is written: re-identification finds them (`deertrack reid enqueue --pending`
+puts them on the re-ID queue, as `deertrack up --demo` does), and the true individuals stay in
+detection_truth, for evaluation only. Two seeders at once: the second waits on the lock, then finds
+the set present.
 
 Bucket: the keys under `demo/` are listed first, and only the missing pictures are rendered and put,
 from a pool of threads. A fresh emulator beside a seeded database gets its pictures this way.
@@ -28,7 +31,6 @@ from botocore.exceptions import ClientError
 from deertrack import db
 from deertrack.aws import client
 from deertrack.logs import logger
-from deertrack.reid.profiles import rebuild_deer
 from deertrack.settings import get_settings
 from deertrack.storage import put_bytes
 from infra.demo.dataset import KEY_PREFIX, DemoDataset, generate_dataset
@@ -113,10 +115,8 @@ def write_database(con: pg8000.native.Connection, data: DemoDataset) -> bool:
             logger.info("demo data already in the database")
             return False
         location_ids = _insert_locations(con, data)
-        deer_ids = _insert_deer(con, data)
         image_ids = _insert_images(con, data, location_ids)
-        _insert_detections(con, data, image_ids, deer_ids)
-        rebuild_deer(con, deer_ids.values())  # first/last seen, sightings (a reused deer may have others)
+        _insert_detections(con, data, image_ids)
     logger.info("demo data inserted", extra={"images": len(data.images), "detections": len(data.detections)})
     return True
 
@@ -147,19 +147,6 @@ def _insert_locations(con: pg8000.native.Connection, data: DemoDataset) -> dict[
     return {code: ident for code, ident in rows}
 
 
-def _insert_deer(con: pg8000.native.Connection, data: DemoDataset) -> dict[int, int]:
-    """individual index -> deer id (an existing deer of the same name is reused)."""
-    con.run("CREATE TEMP TABLE demo_deer (ord INTEGER, name TEXT, sex TEXT, notes TEXT) ON COMMIT DROP")
-    _copy(con, "demo_deer", "ord, name, sex, notes", [
-        (ind.index, ind.name, ind.sex, f"demo individual {ind.key}") for ind in data.individuals])
-    rows = con.run(
-        "INSERT INTO deer (name, sex, status, notes)"
-        " SELECT name, sex, 'active', notes FROM demo_deer ORDER BY ord"
-        " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING name, id")
-    by_name = {name: ident for name, ident in rows}
-    return {ind.index: by_name[ind.name] for ind in data.individuals}
-
-
 def _insert_images(con: pg8000.native.Connection, data: DemoDataset, location_ids: dict[str, int]) -> list[int]:
     """Image ids in the data set's order (an image already stored under the same key is reused)."""
     con.run("CREATE TEMP TABLE demo_images (ord INTEGER, s3_key TEXT, location_id INTEGER,"
@@ -177,15 +164,14 @@ def _insert_images(con: pg8000.native.Connection, data: DemoDataset, location_id
     return ids
 
 
-def _insert_detections(con: pg8000.native.Connection, data: DemoDataset, image_ids: list[int],
-                       deer_ids: dict[int, int]) -> None:
+def _insert_detections(con: pg8000.native.Connection, data: DemoDataset, image_ids: list[int]) -> None:
+    """Detections as a detector gives them: pending, no deer, no burst; the re-ID worker assigns them."""
     ids = [r[0] for r in con.run(
         "SELECT nextval(pg_get_serial_sequence('detections', 'id')) FROM generate_series(1, :n)",
         n=len(data.detections))]
     _copy(con, "detections", "id, image_id, bbox_x, bbox_y, bbox_width, bbox_height, confidence, classification,"
-          " deer_id, burst_group, reid_status, reid_note, reid_at", [
-              (ids[d.index], image_ids[d.image], *d.bbox, d.confidence, d.classification, deer_ids[d.individual],
-               d.burst_group, "assigned", "demo data: true individual", data.images[d.image].captured_at)
+          " reid_status", [
+              (ids[d.index], image_ids[d.image], *d.bbox, d.confidence, d.classification, "pending")
               for d in data.detections])
     _copy(con, "detection_truth", "detection_id, individual_key, source", [
         (ids[d.index], data.individuals[d.individual].key, "demo") for d in data.detections])

@@ -76,6 +76,8 @@ class Job(PublicJob):
     s3_key: str | None = None
     heartbeat_at: datetime | None = None
     request: dict[str, Any] = Field(default_factory=dict)
+    #: What a job that makes no file reports when it is done (the merge job's summary).
+    result: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -52,10 +52,23 @@ class BackfillShardMessage(_Message):
         return self
 
 
-Message = Annotated[ExportJobMessage | ReidBatchMessage | BackfillShardMessage, Field(discriminator="type")]
+class MergeJobMessage(_Message):
+    """Run the merge job (auto-merge above its threshold, then store the suggestions). Idempotent: a
+    second run finds nothing left above the auto-merge threshold."""
+
+    type: Literal["reid.merge"] = "reid.merge"
+    #: The Redis job (API-triggered runs) whose status the worker keeps, if any.
+    job_id: str | None = Field(None, min_length=1, max_length=64)
+    auto: bool | None = None
+    dry_run: bool = False
+    trigger: Literal["api", "schedule", "cli"] = "api"
+
+
+Message = Annotated[ExportJobMessage | ReidBatchMessage | BackfillShardMessage | MergeJobMessage,
+                    Field(discriminator="type")]
 message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 
-def parse_message(body: str) -> ExportJobMessage | ReidBatchMessage | BackfillShardMessage:
+def parse_message(body: str) -> ExportJobMessage | ReidBatchMessage | BackfillShardMessage | MergeJobMessage:
     """Parse an SQS body; raises pydantic.ValidationError for anything malformed."""
     return message_adapter.validate_json(body)

@@ -89,6 +89,16 @@ class IdempotencyConflict(ApiProblem):
     error = "idempotency_conflict"
 
 
+class Conflict(ApiProblem):
+    """409: the request is well formed but the data's state forbids it (a merge rule, an undo order)."""
+
+    status = 409
+    error = "conflict"
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message, [problem])
+
+
 class ServiceUnavailable(ApiProblem):
     """503: a service the API stands on (Redis, SQS, PostgreSQL, S3) could not be reached."""
 

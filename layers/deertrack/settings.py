@@ -8,10 +8,13 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The one default re-identification threshold (cosine similarity). Tuned for the built-in embedder
-#: on the demo data set with `deertrack reid evaluate --sweep` (best open-set geometric mean among
-#: thresholds that do not multiply deer far beyond the true count); override with REID_THRESHOLD.
-DEFAULT_REID_THRESHOLD = 0.85
+from deertrack.reid.model_card import thresholds_for
+
+#: The default re-identification threshold (cosine similarity) and merge thresholds: those of the
+#: model in use, from its model card (deertrack.reid.model_card; the shipped demo model's card when
+#: REID_MODEL_URI is unset). Override with REID_THRESHOLD, REID_MERGE_SUGGEST_THRESHOLD, ….
+DEFAULT_THRESHOLDS = thresholds_for(None)
+DEFAULT_REID_THRESHOLD = DEFAULT_THRESHOLDS.reid_threshold
 #: template.yaml's BackfillSchedule default (a test keeps the two equal).
 DEFAULT_BACKFILL_SCHEDULE = "cron(0 3 * * ? *)"
 
@@ -35,7 +38,7 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     stage: str = Field("dev", pattern=r"^[a-z0-9-]{1,20}$")
 
@@ -62,8 +65,20 @@ class Settings(BaseSettings):
     requests_bucket: str = ""
 
     presigned_url_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
-    reid_threshold: float = Field(DEFAULT_REID_THRESHOLD, ge=0.0, le=1.0)
+    #: Unset: the model card's value (see DEFAULT_THRESHOLDS); never None once loaded.
+    reid_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    #: Unset: the shipped demo model; "builtin": the colour/texture embedder; else a TorchScript file or s3://.
     reid_model_uri: str | None = None
+    #: The merge job: pairs scoring at least this are suggested, at least that are merged (when on).
+    reid_merge_suggest_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    reid_merge_auto_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    reid_auto_merge: bool | None = None
+    #: A deer's gallery of sightings: at most this many exemplar embeddings per deer ...
+    reid_max_exemplars: int = Field(16, ge=1, le=256)
+    #: ... and a detection's score for a deer is the mean of its this many best cosines to them.
+    reid_top_k: int = Field(3, ge=1, le=256)
+    #: Detector classes less confident than this count as `unknown` for the re-ID sex rule (reid/classes.py).
+    reid_class_min_confidence: float = Field(0.75, ge=0.0, le=1.0)
     #: When the nightly backfill re-scores detections (EventBridge rate(...) / cron(...), UTC); the
     #: default is template.yaml's BackfillSchedule default.
     backfill_schedule: str = Field(DEFAULT_BACKFILL_SCHEDULE, pattern=r"^(rate|cron)\(.+\)$")
@@ -73,6 +88,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = 8001
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    @model_validator(mode="after")
+    def _model_thresholds(self) -> Settings:
+        defaults = thresholds_for(self.reid_model_uri or None)
+        if self.reid_threshold is None:
+            self.reid_threshold = defaults.reid_threshold
+        if self.reid_merge_suggest_threshold is None:
+            self.reid_merge_suggest_threshold = defaults.merge_suggest_threshold
+        if self.reid_merge_auto_threshold is None:
+            self.reid_merge_auto_threshold = defaults.merge_auto_threshold
+        if self.reid_auto_merge is None:
+            self.reid_auto_merge = defaults.auto_merge
+        return self
 
     @model_validator(mode="after")
     def _default_resource_names(self) -> Settings:

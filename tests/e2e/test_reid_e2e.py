@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_megadetector_card_to_deer_over_http(api, monkeypatch) -> None:
+    monkeypatch.setenv("REID_MODEL_URI", "builtin")  # steady scores on deer_photo (reid_helpers)
     monkeypatch.setenv("REID_THRESHOLD", str(STEADY_THRESHOLD))
     reset_caches()
     add_location("CAM-07")

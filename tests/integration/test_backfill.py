@@ -71,9 +71,10 @@ def test_schedule_handler_shards_worker_rescore_every_detection(con: Any, monkey
     assert route.schedule.expression == DEFAULT_BACKFILL_SCHEDULE == get_settings().backfill_schedule
     assert pump.fire(route, datetime.now(UTC))
 
-    # The re-ID worker loop takes the shards off the reid queue beside its reid.batch messages.
+    # The re-ID worker loop takes the shards (and the merge job that runs with the nightly backfill)
+    # off the reid queue beside its reid.batch messages.
     outcomes = [process_one_message(received) for received in drain(get_settings().reid_queue_name)]
-    assert [o.status for o in outcomes] == ["done"] * 3
+    assert [o.status for o in outcomes] == ["done"] * 4
     (run_id,) = con.run("SELECT id FROM backfill_runs WHERE trigger = 'schedule'")[0]
     shards = con.run("SELECT detections, rows_written FROM backfill_shards WHERE run_id = :r ORDER BY shard", r=run_id)
     assert shards == [[25, 25 * DEER], [25, 25 * DEER], [10, 10 * DEER]]  # 60 detections in shards of 25

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def strict(monkeypatch):
+    monkeypatch.setenv("REID_MODEL_URI", "builtin")  # steady scores on deer_photo (reid_helpers)
     monkeypatch.setenv("REID_THRESHOLD", str(STEADY_THRESHOLD))
     reset_caches()
 

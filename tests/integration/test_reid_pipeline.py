@@ -48,6 +48,7 @@ def _score_rows(con, detection_id: int | None = None) -> int:
 
 
 def _set_threshold(monkeypatch, value: float) -> None:
+    monkeypatch.setenv("REID_MODEL_URI", "builtin")  # the thresholds here are the built-in embedder's
     monkeypatch.setenv("REID_THRESHOLD", str(value))
     reset_caches()
 

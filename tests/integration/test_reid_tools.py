@@ -51,6 +51,7 @@ def _labelled_data() -> list[int]:
 
 
 def test_embed_then_evaluate_leave_assignments_alone(stack, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("REID_MODEL_URI", "builtin")  # steady scores on deer_photo (reid_helpers)
     monkeypatch.setenv("REID_THRESHOLD", str(STEADY_THRESHOLD))
     reset_caches()
     _labelled_data()

@@ -18,6 +18,7 @@ import pg8000.native
 
 from deertrack.backfill.plan import SELECTED
 from deertrack.reid import scoring
+from deertrack.reid.classes import class_sql
 from deertrack.reid.gallery import Gallery
 from deertrack.reid.score_log import matrix_copy_text
 from deertrack.reid.vectors import stack
@@ -41,7 +42,7 @@ class StoredDetections:
 def load_detections(con: pg8000.native.Connection, first: int, last: int,
                     since: datetime | None) -> StoredDetections:
     rows = con.run(
-        "SELECT d.id, coalesce(d.corrected_classification, d.classification), d.deer_id,"
+        f"SELECT d.id, {class_sql('d')}, d.deer_id,"
         " CASE WHEN d.is_valid THEN d.burst_group END, d.embedding"
         + SELECTED + " AND d.id BETWEEN :first AND :last ORDER BY d.id",
         since=since, first=first, last=last,
@@ -52,7 +53,7 @@ def load_detections(con: pg8000.native.Connection, first: int, last: int,
     everything_selected = since is None and first <= 1 and last >= 2**62  # an atomic shard: no one outside
     if bursts and not everything_selected:
         companions = con.run(
-            "SELECT d.id, coalesce(d.corrected_classification, d.classification), d.deer_id, d.burst_group,"
+            f"SELECT d.id, {class_sql('d')}, d.deer_id, d.burst_group,"
             " d.embedding FROM detections d"
             " WHERE d.burst_group = ANY(CAST(:bursts AS TEXT[])) AND d.is_valid AND d.embedding IS NOT NULL"
             "   AND NOT (d.id = ANY(CAST(:ids AS BIGINT[]))) ORDER BY d.id",
@@ -136,7 +137,7 @@ def rescore(detections: StoredDetections, gallery: Gallery, threshold: float) ->
     threshold = scoring.round_threshold(threshold)
     n, m = detections.count, len(gallery)
     if m and len(detections.ids):
-        scores = scoring.similarity(detections.embeddings, gallery.profiles)
+        scores = gallery.similarity(detections.embeddings)
         eligible = scoring.sex_match_matrix(detections.classifications, gallery.sexes)
         assigned, _ = scoring.decide_groups(scores, eligible, detections.groups, threshold)
     else:

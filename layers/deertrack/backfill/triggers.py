@@ -46,6 +46,11 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
             runs.finish_run(con, run_id, "abandoned", f"no progress for {STALE_AFTER_HOURS} hours")
         state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=settings.backfill_shard_size,
                                    queue_name=settings.reid_queue_name)
+    # the merge job runs with the nightly backfill (it takes the same gallery lock, so never mid-shard)
+    from deertrack.messages import MergeJobMessage
+    from deertrack.queues import send
+
+    send(settings.reid_queue_name, MergeJobMessage(trigger="schedule"), run_id=state.run_id)
     logger.info("nightly backfill enqueued", extra={"run_id": state.run_id, "shards": state.total_shards,
                                                     "detections": state.total_detections,
                                                     "threshold": state.threshold, "scheduled_time": fired_at,

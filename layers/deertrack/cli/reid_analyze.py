@@ -46,5 +46,31 @@ def run(args: argparse.Namespace) -> int:
               f"{current.new_deer:,} new deer{extra}")
     print(f"recommended threshold: {'–' if rec.threshold is None else f'{rec.threshold:.2f}'} ({rec.basis})")
     print(f"  {rec.reason}")
+    print_calibration()
     print(f"report: {report}")
     return 0
+
+
+def print_calibration() -> None:
+    """The model card's calibration: where the thresholds come from, and P(same individual) by score."""
+    from deertrack.reid.model_card import card_for
+    from deertrack.settings import get_settings
+
+    settings = get_settings()
+    card = card_for(settings.reid_model_uri or None)
+    if card is None:
+        print("model calibration: the model in use has no card (built-in embedder or an s3:// model)")
+        return
+    t = card["thresholds"]
+    data = card["data"]["calibration"]
+    print(f"model calibration ({card['name']}, on {data['individuals']} calibration individuals, seeds "
+          f"{', '.join(map(str, data.get('seeds') or [])) or '-'}, never the demo's):")
+    print(f"  re-ID threshold {t['reid_threshold']:.2f}, merge suggestion {t['merge_suggest_threshold']:.3f}, "
+          f"auto-merge {t['merge_auto_threshold']:.3f} ({'on' if t['auto_merge'] else 'off'}); in use: "
+          f"{settings.reid_threshold:.2f}, {settings.reid_merge_suggest_threshold:.3f}, "
+          f"{settings.reid_merge_auto_threshold:.3f} ({'on' if settings.reid_auto_merge else 'off'})")
+    knots = card["calibration"].get("score_to_probability") or []
+    if knots:
+        print("  P(same individual | cosine of two sightings), isotonic:")
+        step = max(1, len(knots) // 8)
+        print("   " + "  ".join(f"{score:.2f}→{p:.2f}" for score, p in knots[::step]))

@@ -9,6 +9,7 @@ redelivered message changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,8 @@ import pg8000.native
 from deertrack.db import transaction
 from deertrack.logs import logger
 from deertrack.reid.bursts import BURST_SECONDS, Linked, Pending
-from deertrack.reid.gallery import Gallery, load_gallery
+from deertrack.reid.classes import class_sql
+from deertrack.reid.gallery import Gallery, exemplars_to_bytes, load_gallery
 from deertrack.reid.matching import BatchOutcome, match_batch
 from deertrack.reid.score_log import replace_scores
 from deertrack.reid.vectors import from_bytes, to_bytes
@@ -91,7 +93,7 @@ def load_linked(con: pg8000.native.Connection, pending: Sequence[Pending],
         return []
     locations, starts, ends = _windows(pending, burst_seconds)
     rows = con.run(
-        "SELECT d.id, d.image_id, i.location_id, i.captured_at, coalesce(d.corrected_classification, d.classification),"
+        f"SELECT d.id, d.image_id, i.location_id, i.captured_at, {class_sql('d')},"
         " d.embedding, d.burst_group, d.deer_id"
         " FROM unnest(CAST(:locs AS INTEGER[]), CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
         "   AS w(location_id, start_at, end_at)"
@@ -148,14 +150,19 @@ def _write_deer(con: pg8000.native.Connection, outcome: BatchOutcome, gallery: G
         "UPDATE deer AS e SET sighting_count = e.sighting_count + v.added,"
         " first_seen = LEAST(coalesce(e.first_seen, v.first_seen), v.first_seen),"
         " last_seen = GREATEST(coalesce(e.last_seen, v.last_seen), v.last_seen),"
-        " profile_embedding = v.profile, profile_embedding_count = v.profile_count, updated_at = now()"
+        " profile_embedding = v.profile, profile_embedding_count = v.profile_count,"
+        " exemplar_embeddings = v.exemplars, exemplar_detection_ids = ARRAY(SELECT jsonb_array_elements_text("
+        "   CAST(v.exemplar_ids AS JSONB))::BIGINT), updated_at = now()"
         " FROM unnest(CAST(:ids AS INTEGER[]), CAST(:added AS INTEGER[]), CAST(:firsts AS TIMESTAMPTZ[]),"
-        "             CAST(:lasts AS TIMESTAMPTZ[]), CAST(:profiles AS BYTEA[]), CAST(:counts AS INTEGER[]))"
-        "   AS v(id, added, first_seen, last_seen, profile, profile_count)"
+        "             CAST(:lasts AS TIMESTAMPTZ[]), CAST(:profiles AS BYTEA[]), CAST(:counts AS INTEGER[]),"
+        "             CAST(:exemplars AS BYTEA[]), CAST(:exemplar_ids AS TEXT[]))"
+        "   AS v(id, added, first_seen, last_seen, profile, profile_count, exemplars, exemplar_ids)"
         " WHERE e.id = v.id",
         ids=[c.deer_id for c in changes], added=[c.added for c in changes],
         firsts=[c.first_seen for c in changes], lasts=[c.last_seen for c in changes],
         profiles=[to_bytes(gallery.profiles[i]) for i in indexes], counts=[gallery.counts[i] for i in indexes],
+        exemplars=[exemplars_to_bytes(gallery.exemplars(i)) for i in indexes],
+        exemplar_ids=[json.dumps(gallery.exemplar_ids[i]) for i in indexes],
     )
 
 

@@ -100,8 +100,9 @@ def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str
 
 
 DEER_COLUMNS = (
-    "id, name, sex, status, first_seen, last_seen, sighting_count, profile_embedding_count,"
-    " profile_embedding IS NOT NULL AS has_profile, notes, created_at, updated_at"
+    "id, name, sex, status, merged_into, first_seen, last_seen, sighting_count, profile_embedding_count,"
+    " profile_embedding IS NOT NULL AS has_profile, cardinality(exemplar_detection_ids) AS exemplars,"
+    " exemplar_detection_ids, notes, created_at, updated_at"
 )
 
 
@@ -114,6 +115,8 @@ def deer_list(con: pg8000.native.Connection, query: DeerQuery) -> dict[str, Any]
     if query.status:
         where.append("status = :status")
         params["status"] = query.status
+    else:  # a merged deer is an alias of the deer it joined (ask for status=merged to see them)
+        where.append("status <> 'merged'")
     clause = " WHERE " + " AND ".join(where)
     total = con.run(f"SELECT count(*) FROM deer{clause}", **params)[0][0]
     items = rows_as_dicts(con, f"SELECT {DEER_COLUMNS} FROM deer{clause} ORDER BY id LIMIT :limit OFFSET :offset",
@@ -158,6 +161,9 @@ def deer_view(con: pg8000.native.Connection, deer_id: int, by: str = "day") -> d
     }
     deer["cameras"] = [_plain_row(c) for c in cameras]
     deer["recent_detections"] = [_plain_row(r) for r in recent]
+    from deertrack.reid.merges import merge_history
+
+    deer["merges"] = merge_history(con, deer_id, limit=50)
     return deer
 
 

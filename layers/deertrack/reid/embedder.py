@@ -2,11 +2,14 @@
 
 Two kinds, one interface (`Embedder.embed(crops) -> (n, d) float32`):
 
-* `REID_MODEL_URI` set: a TorchScript model loaded from a file path or `s3://bucket/key` (for example an
+* `REID_MODEL_URI` unset: the shipped demo model (deertrack/reid/models/deer-reid-demo.pt, a small CNN
+  trained on synthetic populations of the demo generator; worthless on real photos: see its card).
+* `REID_MODEL_URI=builtin`: `ColourTextureEmbedder` (below), the fallback that needs no weights file.
+* `REID_MODEL_URI` set otherwise: a TorchScript model loaded from a file path or `s3://bucket/key` (for example an
   exported MegaDescriptor or ResNet). It receives float32 RGB batches (n, 3, H, W), ImageNet-normalized,
   H = W = 224 unless the scripted module has an `input_size` attribute ([H, W]); any (n, d) output
   is L2-normalized here.
-* unset: `ColourTextureEmbedder`, built in, needing no weights file. It is *not* a learned re-ID model:
+* `ColourTextureEmbedder`, built in, needing no weights file, is *not* a learned re-ID model:
   it is a fixed, deterministic feature extractor with no trained parameters — colour statistics and
   soft colour histograms in CIE Lab over a spatial pyramid, and Gabor texture energy (4 orientations,
   2 wavelengths, 2 scales) pooled on 1x1, 2x2 and 4x4 grids — with pixels weighted by how unlike the
@@ -304,8 +307,19 @@ def torchscript_embedder(uri: str, device: torch.device | None = None,
 
 @lru_cache(maxsize=4)
 def load_embedder(uri: str | None = None) -> Embedder:
-    """The embedder REID_MODEL_URI names (built-in when unset), loaded once per process."""
-    return torchscript_embedder(uri) if uri else builtin_embedder()
+    """The embedder REID_MODEL_URI names, loaded once per process: unset, the shipped demo model
+    (the built-in embedder, with a warning, when its file is missing); `builtin`, the built-in one."""
+    from deertrack.reid.model_card import BUILTIN_URIS, SHIPPED_MODEL
+
+    if uri in BUILTIN_URIS:
+        return builtin_embedder()
+    if uri:
+        return torchscript_embedder(uri)
+    if SHIPPED_MODEL.is_file():
+        return torchscript_embedder(str(SHIPPED_MODEL))
+    logger.warning("the shipped re-ID model is missing; using the built-in colour/texture embedder",
+                   extra={"expected": str(SHIPPED_MODEL)})
+    return builtin_embedder()
 
 
 def current_embedder() -> Embedder:

@@ -31,11 +31,12 @@ import numpy as np
 import pg8000.native
 
 from deertrack.db import rows_as_dicts
+from deertrack.reid import merging
 from deertrack.reid.bursts import Pending
 from deertrack.reid.embedder import Embedder
-from deertrack.reid.gallery import Gallery
+from deertrack.reid.gallery import Gallery, empty_gallery
 from deertrack.reid.matching import match_batch
-from deertrack.reid.pipeline import DETECTION_COLUMNS, embed_rows
+from deertrack.reid.pipeline import detection_columns, embed_rows
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Evaluation:
     threshold: float
     detections: int
     individuals: int
-    deer_created: int
+    deer: int  # deer at the end (after merges)
+    deer_created: int  # deer re-identification created
     top1: float
     known_accuracy: float
     new_accuracy: float
@@ -57,6 +59,7 @@ class Evaluation:
     new: int
     chance_known: float
     known_accuracy_dominated: float
+    merges: int = 0
 
     @property
     def geometric_mean(self) -> float:
@@ -64,18 +67,18 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "detections": self.detections, "individuals": self.individuals,
-                "deer_created": self.deer_created, "top1_accuracy": self.top1,
+                "deer": self.deer, "deer_created": self.deer_created, "top1_accuracy": self.top1,
                 "known_accuracy": self.known_accuracy, "new_accuracy": self.new_accuracy,
                 "geometric_mean": self.geometric_mean, "known_detections": self.known, "new_detections": self.new,
                 "chance_known_accuracy": self.chance_known,
-                "known_accuracy_dominated": self.known_accuracy_dominated}
+                "known_accuracy_dominated": self.known_accuracy_dominated, "merges": self.merges}
 
 
 def load_labelled(con: pg8000.native.Connection, embedder: Embedder) -> tuple[list[Labelled], int, int]:
     """Valid detections with a known individual, embedded (stored embeddings of this model are reused,
     missing ones computed in memory). Returns (labelled, embedded now, not embeddable)."""
     rows = rows_as_dicts(
-        con, f"SELECT {DETECTION_COLUMNS}, t.individual_key FROM detections d JOIN images i ON i.id = d.image_id"
+        con, f"SELECT {detection_columns()}, t.individual_key FROM detections d JOIN images i ON i.id = d.image_id"
              " JOIN detection_truth t ON t.detection_id = d.id WHERE d.is_valid ORDER BY i.captured_at, d.id",
     )
     have = sum(1 for r in rows if r["embedding"] is not None and r["embedding_model"] == embedder.name)
@@ -88,26 +91,79 @@ def load_labelled(con: pg8000.native.Connection, embedder: Embedder) -> tuple[li
     return labelled, len(embeddings) - have, len(skipped) + len(failed)
 
 
-def replay(labelled: Sequence[Labelled], threshold: float) -> tuple[dict[int, int], dict[int, str]]:
-    """Re-ID in time order from an empty gallery: (detection -> deer, detection -> status)."""
+@dataclass(frozen=True)
+class Replay:
+    deer_of: dict[int, int]  # detection -> deer, after merges
+    merges: int
+    created: int  # deer re-identification created (before merges)
+
+
+@dataclass
+class Assigned:
+    """The in-memory replay's assignment, before merges: the gallery it grew and who went where."""
+
+    gallery: Gallery
+    deer_of: dict[int, int]
+    created: int
+
+
+def assign(labelled: Sequence[Labelled], threshold: float) -> Assigned:
+    """Re-ID in time order from an empty gallery, with the worker's rules (matching.match_batch)."""
     counter = [0]
 
     def new_deer(sex: str, profile: np.ndarray, count: int, first: datetime, last: datetime) -> int:
         counter[0] += 1
         return counter[0]
 
-    outcome = match_batch([item.detection for item in labelled], Gallery(), threshold, new_deer, log_scores=False)
-    return ({a.detection_id: a.deer_id for a in outcome.assignments},
-            {a.detection_id: a.status for a in outcome.assignments})
+    gallery = empty_gallery()
+    outcome = match_batch([item.detection for item in labelled], gallery, threshold, new_deer, log_scores=False)
+    return Assigned(gallery, {a.detection_id: a.deer_id for a in outcome.assignments}, counter[0])
 
 
-def score(labelled: Sequence[Labelled], deer_of: dict[int, int], status: dict[int, str],
-          threshold: float) -> Evaluation:
+def evidence_of(labelled: Sequence[Labelled], assigned: Assigned) -> list[merging.DeerEvidence]:
+    """The merge rules' view of the replay's deer (what merges.load_evidence reads from PostgreSQL)."""
+    gallery = assigned.gallery
+    image_of = {item.detection.detection_id: item.detection.image_id for item in labelled}
+    images: dict[int, set[int]] = {}
+    for detection_id, deer_id in assigned.deer_of.items():
+        images.setdefault(deer_id, set()).add(image_of[detection_id])
+    return [
+        merging.DeerEvidence(deer_id=deer_id, sex=gallery.sexes[i], exemplars=gallery.exemplars(i).copy(),
+                             exemplar_ids=list(gallery.exemplar_ids[i]), images=images.get(deer_id, set()),
+                             sightings=gallery.counts[i], profile=gallery.profiles[i].copy())
+        for i, deer_id in enumerate(gallery.deer_ids)
+    ]
+
+
+def merged(labelled: Sequence[Labelled], assigned: Assigned, merge_threshold: float | None) -> Replay:
+    """The merge job's automatic merges applied to a replay (none when merge_threshold is None)."""
+    if merge_threshold is None:
+        return Replay(dict(assigned.deer_of), 0, assigned.created)
+    plan, _ = merging.plan(evidence_of(labelled, assigned), merge_threshold, top_k=assigned.gallery.top_k,
+                           max_exemplars=assigned.gallery.max_exemplars)
+    return Replay({d: plan.into.get(deer, deer) for d, deer in assigned.deer_of.items()}, len(plan.merges),
+                  assigned.created)
+
+
+def replay(labelled: Sequence[Labelled], threshold: float, merge_threshold: float | None = None) -> Replay:
+    """Re-ID in time order from an empty gallery, then (merge_threshold given) the merge job's
+    automatic merges, exactly as production runs them (matching.match_batch, then merging.plan)."""
+    return merged(labelled, assign(labelled, threshold), merge_threshold)
+
+
+def score(labelled: Sequence[Labelled], deer_of: dict[int, int], threshold: float, merges: int = 0,
+          created: int | None = None) -> Evaluation:
+    """Open-set figures of a final assignment (after merges). A detection was taken for a new
+    individual when it is the earliest detection of its deer."""
     ordered = sorted(labelled, key=lambda item: (item.detection.captured_at, item.detection.detection_id))
     truth = {item.detection.detection_id: item.individual for item in ordered}
     members: dict[int, Counter[str]] = {}
-    for detection_id, deer in deer_of.items():
-        members.setdefault(deer, Counter())[truth[detection_id]] += 1
+    earliest: dict[int, int] = {}
+    for item in ordered:
+        d = item.detection.detection_id
+        members.setdefault(deer_of[d], Counter())[truth[d]] += 1
+        earliest.setdefault(deer_of[d], d)
+    status = {d: "new_deer" if earliest[deer] == d else "assigned" for d, deer in deer_of.items()}
     dominant = {deer: counts.most_common(1)[0][0] for deer, counts in members.items()}
 
     first_deer: dict[str, int | None] = {}
@@ -144,19 +200,21 @@ def score(labelled: Sequence[Labelled], deer_of: dict[int, int], status: dict[in
             created_before += 1
     n = len(ordered)
     return Evaluation(
-        threshold=threshold, detections=n, individuals=len(seen), deer_created=len(members),
+        threshold=threshold, detections=n, individuals=len(seen), deer=len(members),
+        deer_created=len(members) + merges if created is None else created,
         top1=top1 / n if n else 0.0,
         known_accuracy=known_correct / known_total if known_total else 0.0,
         new_accuracy=new_correct / new_total if new_total else 0.0,
         known=known_total, new=new_total, chance_known=chance / known_total if known_total else 0.0,
-        known_accuracy_dominated=known_dominated / known_total if known_total else 0.0,
+        known_accuracy_dominated=known_dominated / known_total if known_total else 0.0, merges=merges,
     )
 
 
-def evaluate(labelled: Sequence[Labelled], threshold: float) -> Evaluation:
-    deer_of, status = replay(labelled, threshold)
-    return score(labelled, deer_of, status, threshold)
+def evaluate(labelled: Sequence[Labelled], threshold: float, merge_threshold: float | None = None) -> Evaluation:
+    result = replay(labelled, threshold, merge_threshold)
+    return score(labelled, result.deer_of, threshold, result.merges, result.created)
 
 
-def sweep(labelled: Sequence[Labelled], thresholds: Sequence[float]) -> list[Evaluation]:
-    return [evaluate(labelled, t) for t in thresholds]
+def sweep(labelled: Sequence[Labelled], thresholds: Sequence[float],
+          merge_threshold: float | None = None) -> list[Evaluation]:
+    return [evaluate(labelled, t, merge_threshold) for t in thresholds]

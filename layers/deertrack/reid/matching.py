@@ -74,7 +74,7 @@ def match_batch(
         ids = [m.detection_id for m in members]
         classes = [m.classification for m in members]
         embeddings = np.stack([m.embedding for m in members]).astype(np.float32)
-        scores = scoring.similarity(embeddings, gallery.profiles)
+        scores = gallery.similarity(embeddings)
         eligible = scoring.sex_match_matrix(classes, gallery.sexes)
         m = len(gallery)
         inherited = track.deer_id
@@ -102,13 +102,13 @@ def match_batch(
         times = [mm.captured_at for mm in members]
         if index is not None and status == "assigned":
             deer_id = gallery.deer_ids[index]
-            gallery.update(index, embeddings)
+            gallery.update(index, embeddings, ids)
             assigned_column = index
         else:
             sex = scoring.consensus_sex(classes)
             profile = mean_profile(embeddings)
             deer_id = new_deer(sex, profile, len(members), min(times), max(times))
-            gallery.add(deer_id, sex, profile, len(members))
+            gallery.add(deer_id, sex, profile, len(members), embeddings, ids)
             assigned_column = -1
         change = outcome.deer.get(deer_id)
         if change is None:

@@ -20,6 +20,7 @@ from deertrack.logs import logger
 from deertrack.reid import crops
 from deertrack.reid.assignment import OPEN_STATUSES, CommitResult, commit_batch
 from deertrack.reid.bursts import Pending
+from deertrack.reid.classes import class_sql
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.vectors import from_bytes
 from deertrack.settings import get_settings
@@ -29,11 +30,11 @@ from deertrack.storage import ObjectMissing, get_bytes
 #: smaller), so a batch of crops from 12-megapixel trail-camera photos stays small in memory.
 MAX_CROP_SIDE = 512
 
-DETECTION_COLUMNS = (
-    "d.id, d.image_id, d.bbox_x, d.bbox_y, d.bbox_width, d.bbox_height,"
-    " coalesce(d.corrected_classification, d.classification) AS classification, d.is_valid, d.reid_status,"
-    " d.embedding, d.embedding_model, i.s3_key, i.location_id, i.captured_at"
-)
+def detection_columns() -> str:
+    """What re-ID reads of a detection; `classification` is the class its sex rule trusts (classes.py)."""
+    return ("d.id, d.image_id, d.bbox_x, d.bbox_y, d.bbox_width, d.bbox_height,"
+            f" {class_sql('d')} AS classification, d.is_valid, d.reid_status,"
+            " d.embedding, d.embedding_model, i.s3_key, i.location_id, i.captured_at")
 
 
 @dataclass
@@ -52,7 +53,7 @@ class ReidSummary:
 
 def load_detections(con: pg8000.native.Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     return db.rows_as_dicts(
-        con, f"SELECT {DETECTION_COLUMNS} FROM detections d JOIN images i ON i.id = d.image_id"
+        con, f"SELECT {detection_columns()} FROM detections d JOIN images i ON i.id = d.image_id"
              " WHERE d.id = ANY(CAST(:ids AS BIGINT[])) ORDER BY i.captured_at, d.id", ids=list(ids),
     )
 

@@ -1,8 +1,10 @@
 """`deertrack bench reid`: embedding throughput, and scoring + score logging beside a raw COPY.
 
-1. Embedding: synthetic deer-like crops through the configured embedder (built-in unless
-   REID_MODEL_URI), batched, on CUDA when there is one (bf16 autocast) else this CPU: crops/s for
-   the model alone and for JPEG bytes → decode → crop → embed.
+1. Embedding: crops of synthetic demo-style pictures (640x480 JPEGs, an evaluation seed) through the
+   configured embedder (the shipped model unless REID_MODEL_URI), batched, on CUDA when there is one
+   (bf16 autocast) else this CPU: the worker's path (JPEG bytes → decode → crop → embed) next to
+   its parts measured bare in the same run (a Pillow decode of the same JPEGs, the model's forward
+   pass on the same batches), and their ratio.
 2. Scoring + logging: N detections x M deer (demo size by default: 4,546 x 53 ≈ 241,000 pairs)
    through the worker's code path — one matrix product, sex eligibility, per-detection decision,
    ScoreBlock, score_log.replace_scores (DELETE + COPY) in one transaction — beside a raw COPY of
@@ -40,51 +42,84 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-embedding", action="store_true", help="only the scoring + logging part")
 
 
-def synthetic_crops(count: int, seed: int = 7) -> list[bytes]:
-    """JPEG photos (320x240) with a coloured, spotted ellipse: deer-sized work for the embedder."""
-    from PIL import Image, ImageDraw
+def demo_photos(count: int, seed: int = 31) -> list[tuple[bytes, tuple[int, int, int, int]]]:
+    """JPEG pictures of a synthetic population (as stored in the images bucket) with one box each."""
+    from infra.demo.dataset import generate_dataset
+    from infra.demo.images import image_jpeg
 
-    rng = np.random.default_rng(seed)
-    photos = []
-    for _ in range(count):
-        pixels = np.clip(rng.normal(90, 25, (240, 320, 3)), 0, 255).astype(np.uint8)
-        image = Image.fromarray(pixels)
-        draw = ImageDraw.Draw(image)
-        colour = tuple(int(c) for c in rng.integers(60, 200, 3))
-        draw.ellipse((60, 70, 260, 190), fill=colour)
-        for _ in range(8):
-            x, y = rng.integers(80, 240), rng.integers(90, 170)
-            draw.ellipse((x - 6, y - 6, x + 6, y + 6), fill=(235, 230, 220))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=88)
-        photos.append(buffer.getvalue())
-    return photos
+    data = generate_dataset(seed)
+    out = []
+    for image in data.images:
+        for det in data.detections_by_image[image.index]:
+            if len(out) < count:
+                out.append((image_jpeg(data, image), det.bbox))
+        if len(out) >= count:
+            break
+    return out
 
 
 def bench_embedding(args: argparse.Namespace) -> int:
+    """The worker's path (JPEG bytes -> decode -> crop -> embed) next to its parts measured bare:
+    a Pillow decode of the same JPEGs, and the model's forward pass on the same batch."""
+    import torch
+    from PIL import Image
+
     from deertrack.reid import crops
     from deertrack.reid.embedder import current_embedder
+    from deertrack.reid.pipeline import MAX_CROP_SIDE
 
     embedder = current_embedder()
     embedder.batch_size = max(1, args.batch_size)
-    photos = synthetic_crops(max(8, args.crops))
-    box = (50, 60, 220, 140)
-    images = [crops.cut(crops.decode(p), box).image for p in photos]
-    embedder.embed(images[: embedder.batch_size])  # warm-up
-    model_rates, full_rates = [], []
+    photos = demo_photos(max(8, args.crops))
+
+    def worker_path() -> np.ndarray:
+        images = []
+        for data, box in photos:
+            crop = crops.cut(crops.decode(data), box).image
+            crop.thumbnail((MAX_CROP_SIDE, MAX_CROP_SIDE), Image.Resampling.BILINEAR)
+            images.append(crop)
+        return embedder.embed(images)
+
+    def bare_decode() -> int:
+        for data, _ in photos:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+        return len(photos)
+
+    prepared = [crops.cut(crops.decode(d), b).image for d, b in photos]
+    batches = [embedder._tensor(prepared[i:i + embedder.batch_size])  # noqa: SLF001 - the very same input
+               for i in range(0, len(prepared), embedder.batch_size)]
+
+    def bare_forward() -> int:
+        with torch.inference_mode():
+            for batch in batches:
+                if embedder.device.type == "cuda":
+                    with torch.autocast("cuda", dtype=torch.bfloat16):
+                        embedder.module(batch)
+                    torch.cuda.synchronize()
+                else:
+                    embedder.module(batch)
+        return len(prepared)
+
+    worker_path(), bare_forward()  # warm-up
+    timings: dict[str, list[float]] = {"worker": [], "decode": [], "forward": []}
     for _ in range(max(1, args.rounds)):
-        started = time.perf_counter()
-        embedder.embed(images)
-        model_rates.append(len(images) / (time.perf_counter() - started))
-        started = time.perf_counter()
-        embedder.embed([crops.cut(crops.decode(p), box).image for p in photos])
-        full_rates.append(len(photos) / (time.perf_counter() - started))
-    threads = f", {os.cpu_count()} CPUs" if embedder.device.type == "cpu" else ""
+        for name, func in (("worker", worker_path), ("decode", bare_decode), ("forward", bare_forward)):
+            started = time.perf_counter()
+            func()
+            timings[name].append(time.perf_counter() - started)
+    n = len(photos)
+    worker, decode, forward = (statistics.median(timings[k]) for k in ("worker", "decode", "forward"))
+    threads = f", {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads" if embedder.device.type == "cpu" \
+        else ""
     autocast = " with bf16 autocast" if embedder.device.type == "cuda" else ""
-    print(f"embedding ({embedder.name}, dim {embedder.dim}, on {embedder.device}{autocast}{threads}, "
-          f"batch {embedder.batch_size}, {len(images)} crops of 220x140 px):")
-    print(f"  model only                    {statistics.median(model_rates):9.0f} crops/s")
-    print(f"  JPEG decode + crop + model    {statistics.median(full_rates):9.0f} crops/s")
+    print(f"embedding ({embedder.name}, dim {embedder.dim}, input {embedder.input_size[0]}x{embedder.input_size[1]},"
+          f" on {embedder.device}{autocast}{threads}, batch {embedder.batch_size}, {n} crops from 640x480 JPEGs,"
+          f" median of {len(timings['worker'])} rounds):")
+    print(f"  bare forward pass (same batches)      {n / forward:9.0f} crops/s")
+    print(f"  bare Pillow decode (same JPEGs)       {n / decode:9.0f} images/s")
+    print(f"  worker path: decode + crop + embed    {n / worker:9.0f} crops/s")
+    print(f"  ratio worker path / (decode + forward) {worker / (decode + forward):8.2f}")
     return embedder.dim
 
 
