@@ -376,7 +376,7 @@ class LocalStack:
                 lines.append(f"  export {role.upper()}_TOKEN={token}   # {user}")
             admin = self.state.tokens.get("admin")
             if admin:
-                lines += [f'  try:  curl -s -H "Authorization: Bearer $TOKEN" {api}/api/deer?limit=3', "",
+                lines += [f"  try:  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/api/deer?limit=3'", "",
                           f"export TOKEN={admin[1]}"]
         return "\n".join(lines)
 
