@@ -145,7 +145,8 @@ def test_review_actions_record_the_user(api: str) -> None:
     assert reviewed_by == "rita" and reviewed_at is not None and "review by rita" in note
     assert truth == [["review", "rita"]]
     view = call("GET", f"{api}/api/detections/{detection}", token=token(Role.VIEWER)).body
-    assert view["reviewed"]["by"] == "rita" and view["truth"]["recorded_by"] == "rita"
+    assert view["reviewed"]["by"] == "rita" and view["truth"] == {"individual_key": f"deer-{s.deer_ids[1]}",
+                                                                  "source": "review"}
 
 
 def test_a_job_belongs_to_whoever_asked_for_it(api: str) -> None:
