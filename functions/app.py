@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice import Chalice
 from chalice.app import CloudWatchEvent, SQSEvent
+from chalicelib import access
 from chalicelib.backfill_routes import backfill_routes
 from chalicelib.deer import deer_routes
 from chalicelib.detections import detection_routes, process_image_events
@@ -24,6 +25,7 @@ from deertrack.settings import get_settings
 
 app = Chalice(app_name="deertrack")
 app.api.cors = False
+access.guard(app)  # every route's declared role (chalicelib/access.py), checked before its view
 
 app.register_blueprint(health_routes)
 app.register_blueprint(export_routes)

@@ -2,7 +2,8 @@
 
 In order: Redis and PostgreSQL (the configured ones, or throwaway servers), the AWS emulator
 (embedded moto unless AWS_ENDPOINT_URL names one), migrations, the AWS resources declared in
-template.yaml, the HTTP API, the event pump, the batch workers, then demo data in the background.
+template.yaml, the local user pool (signing key + JWKS, unless AUTH_JWKS_URL names one), the HTTP API,
+the event pump, the batch workers, then demo data in the background.
 Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
 """
 
@@ -27,6 +28,8 @@ from infra.template import TEMPLATE_PATH
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
 DEFAULT_EMULATOR_PORT = 5001
 WORKERS = ("exports", "reid")
+#: Lifetime of the demo users' tokens in the banner of `deertrack up --demo`.
+DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 #: `deertrack up --demo`, in the background and in order: the data set and its pictures (detections
 #: pending, no deer), every detection through the re-ID queue and worker in time order (the worker
 #: creates and assigns the deer, as in production), the merge job (as after the nightly backfill),
@@ -66,6 +69,8 @@ class StackState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     workers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: role -> (user, token) of the demo users (`--demo`).
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def reset_caches() -> None:
@@ -217,6 +222,22 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
         self.state.endpoints["AWS emulator"] = Endpoint(emulator.url, "embedded moto")
 
+    def _sign_in(self, settings: Settings) -> None:
+        """The local user pool: its key under the state dir, its JWKS on loopback (AUTH_JWKS_URL)."""
+        from infra.user_pool import DEMO_USERS, UserPool, user_pool_dir
+
+        if settings.auth_jwks_url:
+            self.state.endpoints["sign-in JWKS"] = Endpoint(settings.auth_jwks_url, "AUTH_JWKS_URL")
+            return
+        pool = UserPool(user_pool_dir(self.options.state_dir))
+        os.environ["AUTH_JWKS_URL"] = pool.serve()
+        self._on_stop("user pool JWKS", pool.stop)
+        reset_caches()
+        self.state.endpoints["sign-in JWKS"] = Endpoint(pool.jwks_url, f"local user pool, key in {pool.directory}")
+        if self.options.demo:
+            for role, user in DEMO_USERS.items():
+                self.state.tokens[role.value] = (user, pool.mint(user, role, ttl_seconds=DEMO_TOKEN_TTL_SECONDS))
+
     def _api(self, settings: Settings) -> None:
         from infra.api_server import ApiServer
 
@@ -297,6 +318,8 @@ class LocalStack:
         self._check()
         create_resources(declarations(settings.stage))
         self._check()
+        self._sign_in(settings)
+        settings = get_settings()
         self._api(settings)
         self._pump()
         self._check()
@@ -331,6 +354,9 @@ class LocalStack:
             "STAGE": settings.stage,
             "REDIS_URL": settings.redis_url,
             "DATABASE_URL": settings.database_url,
+            "AUTH_ISSUER": settings.auth_issuer,
+            "AUTH_AUDIENCE": settings.auth_audience,
+            "AUTH_JWKS_URL": settings.auth_jwks_url or "",
         }
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulator's dummies; never real keys
             if os.environ.get(name, "testing") == "testing":
@@ -346,6 +372,16 @@ class LocalStack:
             "",
             "Ctrl-C stops everything started here.",
         ]
+        if self.state.tokens:
+            hours = DEMO_TOKEN_TTL_SECONDS // 3600
+            lines += ["", f"Sign-in tokens of the demo users (valid {hours} h; more: deertrack token --user NAME "
+                          "--role viewer|reviewer|admin):"]
+            for role, (user, token) in self.state.tokens.items():
+                lines.append(f"  export {role.upper()}_TOKEN={token}   # {user}")
+            admin = self.state.tokens.get("admin")
+            if admin:
+                lines += [f"  try:  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/api/deer?limit=3'", "",
+                          f"export TOKEN={admin[1]}"]
         return "\n".join(lines)
 
     def _watch_throwaway(self) -> str | None:

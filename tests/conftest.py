@@ -59,9 +59,11 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def _services() -> Iterator[Stack]:
+def _services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from deertrack import db, migrations
     from infra.emulator import EmbeddedEmulator
+    from infra.user_pool import UserPool
+    from tests.auth_tokens import use_pool
 
     database_url = BASE_DB_URL.rstrip("/") + "/" + TEST_DATABASE
     try:
@@ -69,6 +71,10 @@ def _services() -> Iterator[Stack]:
     except db.DatabaseUnavailable as exc:
         pytest.fail(f"integration tests need PostgreSQL: {exc}")
     emulator = EmbeddedEmulator().start()
+    # Sign-in: a key pair of this run, its JWKS on loopback; every API server of the run trusts it.
+    user_pool = UserPool(tmp_path_factory.mktemp("user-pool"))
+    os.environ["AUTH_JWKS_URL"] = user_pool.serve()
+    use_pool(user_pool)
     os.environ["DATABASE_URL"] = database_url
     os.environ["AWS_ENDPOINT_URL"] = emulator.url
     reset_caches()
@@ -78,6 +84,8 @@ def _services() -> Iterator[Stack]:
         yield Stack(emulator, database_url, REDIS_PREFIX)
     finally:
         emulator.stop()
+        user_pool.stop()
+        use_pool(None)
         _clear_redis()
         db.drop_database(TEST_DATABASE, ADMIN_URL)
 

@@ -13,6 +13,10 @@ from deertrack import db, queues
 from deertrack.messages import ExportJobMessage, parse_message
 from deertrack.redis_client import get_redis
 from deertrack.settings import get_settings
+from tests.auth_tokens import default_token
+
+#: `call(token=...)` default: the session's admin token (tests/auth_tokens.py).
+DEFAULT_TOKEN: Any = object()
 
 
 @dataclass
@@ -27,10 +31,14 @@ class Answer:
 
 
 def call(method: str, url: str, body: Any = None, *, raw: bytes | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 30) -> Answer:
+         headers: dict[str, str] | None = None, timeout: float = 30, token: str | None = DEFAULT_TOKEN) -> Answer:
+    """One HTTP call with `Authorization: Bearer <token>` (the session's admin token unless `token` says
+    otherwise; None sends no Authorization header)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    bearer = default_token() if token is DEFAULT_TOKEN else token
+    sent = {"Content-Type": "application/json", **({"Authorization": f"Bearer {bearer}"} if bearer else {}),
+            **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = response.read()

@@ -11,9 +11,11 @@ import redis
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
+from chalicelib.access import principal, requires
 from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from deertrack import db, openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
+from deertrack.auth import Role
 from deertrack.backfill import triggers
 from deertrack.ingest.schema import problems_of
 from deertrack.jobs import TERMINAL, JobStore
@@ -38,6 +40,7 @@ def _body() -> dict[str, Any]:
 
 
 @backfill_routes.route("/api/reid/backfill", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.ADMIN)
 @answers_problems
 def start_backfill() -> Response:
     try:
@@ -45,7 +48,7 @@ def start_backfill() -> Response:
     except ValidationError as exc:
         raise RequestInvalid(problems_of(exc, "")) from None
     try:
-        accepted = triggers.start_backfill_job(request)
+        accepted = triggers.start_backfill_job(request, owner=principal().user)
     except db.DatabaseUnavailable as exc:
         raise ServiceUnavailable("PostgreSQL", exc) from exc
     except redis.RedisError as exc:
@@ -57,19 +60,21 @@ def start_backfill() -> Response:
 
 
 @backfill_routes.route("/api/reid/backfill/{job_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_backfill(job_id: str) -> Response:
     try:
         job = JobStore().get(job_id)
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis", exc) from exc
-    if job is None or job.type != triggers.JOB_TYPE:
+    if job is None or job.type != triggers.JOB_TYPE or not principal().sees(job.owner):
         raise NotFound(f"no backfill job {job_id} (unknown or expired)")
     headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}
     return json_response(triggers.job_view(job), 200, headers)
 
 
 @backfill_routes.route("/api/reid/analysis", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_analysis() -> Response:
     params = backfill_routes.current_request.query_params or {}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib.access import requires
 from chalicelib.http_problems import answers_problems, database, json_response, parse_query, positive_id, problem_reply
 from deertrack import openapi
+from deertrack.auth import Role
 from deertrack.problems import NotFound
 from deertrack.reid import catalog
 
@@ -14,6 +16,7 @@ deer_routes = Blueprint(__name__)
 
 
 @deer_routes.route("/api/deer", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def list_deer() -> Response:
     params = parse_query(catalog.DeerQuery, deer_routes.current_request.query_params)
@@ -22,6 +25,7 @@ def list_deer() -> Response:
 
 
 @deer_routes.route("/api/deer/{deer_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_deer(deer_id: str) -> Response:
     number = positive_id(deer_id, "deer_id")

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
+from chalicelib.access import principal, requires
 from chalicelib.http_problems import (
     ANY_CONTENT,
     INVALID_REQUEST,
@@ -22,6 +23,7 @@ from chalicelib.http_problems import (
 )
 from chalicelib.sqs_batches import process_records
 from deertrack import db, openapi
+from deertrack.auth import Role
 from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
 from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record, problems_of
 from deertrack.ingest.store import store_records
@@ -80,6 +82,7 @@ def ingest(raw_body: bytes | str | None) -> tuple[int, dict[str, Any]]:
 
 
 @detection_routes.route("/api/detections", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.REVIEWER)
 @answers_problems
 def post_detections() -> Response:
     status, body = ingest(detection_routes.current_request.raw_body)
@@ -90,6 +93,7 @@ def post_detections() -> Response:
 
 
 @detection_routes.route("/api/detections/{detection_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_detection(detection_id: str) -> Response:
     number = positive_id(detection_id, "detection_id")
@@ -101,6 +105,7 @@ def get_detection(detection_id: str) -> Response:
 
 
 @detection_routes.route("/api/detections/{detection_id}", methods=["PATCH"], content_types=ANY_CONTENT)
+@requires(Role.REVIEWER)
 @answers_problems
 def patch_detection(detection_id: str) -> Response:
     number = positive_id(detection_id, "detection_id")
@@ -112,7 +117,7 @@ def patch_detection(detection_id: str) -> Response:
     except ValidationError as exc:
         raise RequestInvalid(problems_of(exc, "")) from None
     with database() as con:
-        changed = apply_patch(con, number, patch)
+        changed = apply_patch(con, number, patch, actor=principal().user)
         view = catalog.detection_view(con, number)
     return json_response({**(view or {}), "review": changed}, 200)
 

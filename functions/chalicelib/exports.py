@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib.access import principal, requires
 from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from deertrack import openapi
+from deertrack.auth import Role
 from deertrack.exports import cancellation, intake, status
 from deertrack.exports.idempotency import HEADER as IDEMPOTENCY_HEADER
 from deertrack.exports.responses import POLL_AFTER_SECONDS, JobAccepted, JobStatusView
@@ -25,7 +27,7 @@ _DESCRIPTIONS = {
 
 def _submit(export_type: str) -> Response:
     request = export_routes.current_request
-    submitted = intake.accept(export_type, request.raw_body,
+    submitted = intake.accept(export_type, request.raw_body, owner=principal().user,
                               idempotency_key=request.headers.get(IDEMPOTENCY_HEADER.lower()))
     headers = {"Location": submitted.body["status_url"], "Retry-After": str(POLL_AFTER_SECONDS)}
     if submitted.replayed:
@@ -34,51 +36,58 @@ def _submit(export_type: str) -> Response:
 
 
 def _status(export_type: str, job_id: str) -> Response:
-    view = status.job_status(export_type, job_id)
+    view = status.job_status(export_type, job_id, principal())
     unfinished = JobStatus(view["status"]) not in TERMINAL
     return json_response(view, 200, {"Retry-After": str(POLL_AFTER_SECONDS)} if unfinished else None)
 
 
 @export_routes.route("/api/exports/pdf", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.VIEWER)
 @answers_problems
 def create_pdf_export() -> Response:
     return _submit("pdf")
 
 
 @export_routes.route("/api/exports/zip", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.VIEWER)
 @answers_problems
 def create_zip_export() -> Response:
     return _submit("zip")
 
 
 @export_routes.route("/api/exports/camtrap-dp", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.VIEWER)
 @answers_problems
 def create_camtrap_dp_export() -> Response:
     return _submit("camtrap-dp")
 
 
 @export_routes.route("/api/exports/pdf/{job_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_pdf_export(job_id: str) -> Response:
     return _status("pdf", job_id)
 
 
 @export_routes.route("/api/exports/zip/{job_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_zip_export(job_id: str) -> Response:
     return _status("zip", job_id)
 
 
 @export_routes.route("/api/exports/camtrap-dp/{job_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_camtrap_dp_export(job_id: str) -> Response:
     return _status("camtrap-dp", job_id)
 
 
 @export_routes.route("/api/exports/{job_id}", methods=["DELETE"])
+@requires(Role.VIEWER)
 @answers_problems
 def delete_export(job_id: str) -> Response:
-    cancellation.cancel(job_id)
+    cancellation.cancel(job_id, principal())
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 

@@ -10,6 +10,7 @@ import redis
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.access import principal, requires
 from chalicelib.http_problems import (
     ANY_CONTENT,
     INVALID_REQUEST,
@@ -21,6 +22,7 @@ from chalicelib.http_problems import (
     problem_reply,
 )
 from deertrack import openapi
+from deertrack.auth import Role
 from deertrack.ingest.schema import problems_of
 from deertrack.jobs import TERMINAL, JobStore
 from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
@@ -30,7 +32,6 @@ from deertrack.reid import merges
 merge_routes = Blueprint(__name__)
 
 POLL_AFTER_SECONDS = 2
-REVIEW_ACTOR = "api"  # until sign-in: who did it
 
 
 def _body(model: type[BaseModel], raw: bytes | str | None, empty_ok: bool = False) -> Any:
@@ -49,6 +50,7 @@ def _refused(exc: merges.MergeRefused) -> Conflict:
 
 
 @merge_routes.route("/api/deer/merge-candidates", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def list_candidates() -> Response:
     params = parse_query(requests.CandidateQuery, merge_routes.current_request.query_params)
@@ -66,6 +68,7 @@ def list_candidates() -> Response:
 
 
 @merge_routes.route("/api/deer/merges", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def list_merges() -> Response:
     params = parse_query(requests.MergeHistoryQuery, merge_routes.current_request.query_params)
@@ -75,6 +78,7 @@ def list_merges() -> Response:
 
 
 @merge_routes.route("/api/deer/{deer_id}/merge", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.REVIEWER)
 @answers_problems
 def merge_deer(deer_id: str) -> Response:
     number = positive_id(deer_id, "deer_id")
@@ -83,25 +87,27 @@ def merge_deer(deer_id: str) -> Response:
         raise RequestInvalid([Problem("into_deer_id", "distinct", "into_deer_id must be another deer than deer_id")])
     with database() as con:
         try:
-            record = merges.merge_by_hand(con, number, request.into_deer_id, REVIEW_ACTOR, request.reason)
+            record = merges.merge_by_hand(con, number, request.into_deer_id, principal().user, request.reason)
         except merges.MergeRefused as exc:
             raise _refused(exc) from None
     return json_response(record, 200)
 
 
 @merge_routes.route("/api/deer/merges/{merge_id}/undo", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.REVIEWER)
 @answers_problems
 def undo_merge(merge_id: str) -> Response:
     number = positive_id(merge_id, "merge_id")
     with database() as con:
         try:
-            record = merges.undo_by_hand(con, number, REVIEW_ACTOR)
+            record = merges.undo_by_hand(con, number, principal().user)
         except merges.MergeRefused as exc:
             raise _refused(exc) from None
     return json_response(record, 200)
 
 
 @merge_routes.route("/api/deer/{deer_id}/not-same", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.REVIEWER)
 @answers_problems
 def not_same(deer_id: str) -> Response:
     number = positive_id(deer_id, "deer_id")
@@ -112,17 +118,18 @@ def not_same(deer_id: str) -> Response:
         known = {r[0] for r in con.run("SELECT id FROM deer WHERE id IN (:a, :b)", a=number, b=request.other_deer_id)}
         for missing in sorted({number, request.other_deer_id} - known):
             raise NotFound(f"no deer {missing}")
-        merges.record_not_same(con, number, request.other_deer_id, REVIEW_ACTOR, request.note)
+        merges.record_not_same(con, number, request.other_deer_id, principal().user, request.note)
     a, b = sorted((number, request.other_deer_id))
-    return json_response({"deer_a": a, "deer_b": b, "decision": "not_same", "decided_by": REVIEW_ACTOR}, 200)
+    return json_response({"deer_a": a, "deer_b": b, "decision": "not_same", "decided_by": principal().user}, 200)
 
 
 @merge_routes.route("/api/deer/merge-job", methods=["POST"], content_types=ANY_CONTENT)
+@requires(Role.ADMIN)
 @answers_problems
 def start_merge_job() -> Response:
     request = _body(requests.MergeJobRequest, merge_routes.current_request.raw_body, empty_ok=True)
     try:
-        accepted = requests.start_merge_job(request)
+        accepted = requests.start_merge_job(request, owner=principal().user)
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis", exc) from exc
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -132,13 +139,14 @@ def start_merge_job() -> Response:
 
 
 @merge_routes.route("/api/deer/merge-job/{job_id}", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_merge_job(job_id: str) -> Response:
     try:
         job = JobStore().get(job_id)
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis", exc) from exc
-    if job is None or job.type != requests.JOB_TYPE:
+    if job is None or job.type != requests.JOB_TYPE or not principal().sees(job.owner):
         raise NotFound(f"no merge job {job_id} (unknown or expired)")
     headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}
     return json_response(requests.job_view(job), 200, headers)

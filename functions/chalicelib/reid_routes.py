@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib.access import requires
 from chalicelib.http_problems import answers_problems, database, json_response, parse_query, problem_reply
 from deertrack import openapi
+from deertrack.auth import Role
 from deertrack.problems import NotFound
 from deertrack.reid import catalog
 
@@ -13,6 +15,7 @@ reid_routes = Blueprint(__name__)
 
 
 @reid_routes.route("/api/reid/scores", methods=["GET"])
+@requires(Role.VIEWER)
 @answers_problems
 def get_scores() -> Response:
     params = parse_query(catalog.ScoresQuery, reid_routes.current_request.query_params)

@@ -3,9 +3,9 @@
 The calibration individuals are used neither to train the network nor to evaluate it. For each of
 their populations the production pipeline is replayed from an empty gallery (evaluation.assign,
 then the merge job's rule, evaluation.merged), over a grid of re-ID thresholds and auto-merge
-thresholds; the pair with the best mean open-set geometric mean wins (fewer deer off the true count
-breaks ties), among the pairs whose deer count is within 20 % of the true number of individuals
-when there are any. The merge-suggestion threshold is the lowest pair score at which at least half of
+thresholds. Among the settings whose mean open-set geometric mean is within 0.02 of the best, the
+one whose deer count is nearest the true number of individuals wins (split animals are what a
+reviewer has to merge by hand). The merge-suggestion threshold is the lowest pair score at which at least half of
 the suggested pairs are truly one animal. Scores also get a probability of "same individual" by
 isotonic regression (pool-adjacent-violators) on cosines of detection pairs from different
 sightings, as wildlife-tools calibrates similarity.
@@ -23,10 +23,12 @@ from deertrack.reid import evaluation, merging
 from gpu_batch.reid_training.crops import LabelledCrops
 
 REID_GRID = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))
-#: How far (a share of the true number of individuals) the deer count may be off for a setting to be
-#: preferred over a better geometric mean with more split animals.
-COUNT_TOLERANCE = 0.2
-MERGE_GRID = tuple(round(0.50 + 0.025 * i, 3) for i in range(19))
+#: Settings within this much of the best geometric mean count as equally accurate; among them the one
+#: that splits animals least (deer count nearest the true number of individuals) is chosen.
+ACCURACY_TOLERANCE = 0.02
+#: Merge thresholds are replayed at the re-ID thresholds within this much of the best geometric mean.
+MERGE_SEARCH = 0.05
+MERGE_GRID = tuple(round(0.55 + 0.05 * i, 2) for i in range(7))
 
 
 @dataclass
@@ -162,9 +164,9 @@ def calibrate(data: LabelledCrops, embeddings: np.ndarray, reid_grid: tuple[floa
     options: list[tuple[float, float, float | None]] = []  # (score, -deer_off, threshold, merge)
     for entry in sweep:
         options.append((entry["geometric_mean"], -entry["deer_off"], entry["reid_threshold"], None))
-    ranked = sorted({e["reid_threshold"] for e in sweep},
-                    key=lambda t: -next(e["geometric_mean"] for e in sweep if e["reid_threshold"] == t))
-    for t in ranked[:4]:
+    best_plain = max(e["geometric_mean"] for e in sweep)
+    near = sorted({e["reid_threshold"] for e in sweep if e["geometric_mean"] >= best_plain - MERGE_SEARCH})
+    for t in near:
         for m in merge_grid:
             results = [figures(evaluation.merged(labelled[n], assigned[t][n], m), n, t) for n in populations]
             gm = _mean([r.geometric_mean for r in results])
@@ -175,11 +177,10 @@ def calibrate(data: LabelledCrops, embeddings: np.ndarray, reid_grid: tuple[floa
         if progress:
             progress(f"re-ID threshold {t:.2f} with merges: best geometric mean "
                      f"{max(o[0] for o in options if o[2] == t):.3f}")
-    # prefer settings whose deer count is within COUNT_TOLERANCE of the true number of individuals
-    # (a catalogue of split animals is what a biologist cannot use); among them the best geometric mean
-    per_population = max(1.0, _mean(list(individuals.values())))
-    close = [o for o in options if -o[1] <= COUNT_TOLERANCE * per_population]
-    score, _, threshold, merge = max(close or options, key=lambda o: (o[0], o[1]))
+    # as accurate as the best (within ACCURACY_TOLERANCE), and of those the one that splits animals least
+    top = max(o[0] for o in options)
+    score, _, threshold, merge = max((o for o in options if o[0] >= top - ACCURACY_TOLERANCE),
+                                     key=lambda o: (o[1], o[0]))
     auto = merge is not None
     auto_threshold = merge if merge is not None else max(merge_grid)
     pairs = [p for n in populations for p in _pair_precision(labelled[n], assigned[threshold][n], merge)]

@@ -68,6 +68,8 @@ class PublicJob(BaseModel):
     error: str | None = None
     total_detections: int | None = None
     attempts: int = 0
+    owner: str | None = Field(None, description="Who asked for the job: a user, or a service identity "
+                              "(service:s3-export-requests, service:schedule)")
 
 
 class Job(PublicJob):
@@ -118,6 +120,7 @@ class JobStore:
         job_id: str | None = None,
         total: int = 0,
         total_detections: int | None = None,
+        owner: str | None = None,
     ) -> Job:
         now = utcnow()
         job = Job(
@@ -130,12 +133,14 @@ class JobStore:
             progress=Progress.of(0, total),
             total_detections=total_detections,
             request=request,
+            owner=owner,
         )
         if not self.redis.set(job_key(job.job_id), job.model_dump_json(), ex=self.ttl, nx=True):
             raise RuntimeError(f"job {job.job_id} already exists")
         logger.info(
             "job created",
-            extra={"job_id": job.job_id, "redis_op": "SET", "status": job.status.value, "ttl": self.ttl},
+            extra={"job_id": job.job_id, "redis_op": "SET", "status": job.status.value, "ttl": self.ttl,
+                   "owner": owner},
         )
         return job
 

@@ -16,6 +16,10 @@ or as a decorator above (outside) the Chalice route decorator:
 
 `{name}` segments become path parameters; a Reply's `model` is any pydantic model (or a JSON
 schema dict), gathered under components/schemas.
+
+Sign-in is not documented route by route: `build_document(roles=...)` takes each route's declared role
+(functions/chalicelib/access.py) and gives every route that needs a token the bearer security requirement,
+its least role (`x-minimum-role`) and the 401 and 403 answers; public routes get `security: []`.
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from deertrack.problems import ProblemBody
+
 F = TypeVar("F", bound=Callable[..., Any])
 Schema = type[BaseModel] | dict[str, Any] | None
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: The security scheme every signed-in route requires, and the declaration of a route that needs none.
+SECURITY_SCHEME = "bearerAuth"
+PUBLIC = "public"
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,26 @@ def _collect_models(ops: list[Operation]) -> list[type[BaseModel]]:
     return list(found.values())
 
 
-def build_document(title: str = "deertrack API", version: str = "0.1.0",
-                   servers: Iterable[str] = ()) -> dict[str, Any]:
-    ops = operations()
+#: The answers every route that needs a token can give.
+UNAUTHORIZED = Reply("No token, or an expired one, or one not signed by the user pool's keys or not issued for "
+                     "this API", ProblemBody, headers={"WWW-Authenticate": "Bearer challenge (RFC 6750)"})
+FORBIDDEN = Reply("The token's role does not allow this", ProblemBody)
+
+
+def _secured(op: Operation, role: str | None) -> Operation:
+    """`op` with the 401 and 403 answers (unless it documents its own)."""
+    if role == PUBLIC:
+        return op
+    return Operation(op.method, op.path, op.summary, {401: UNAUTHORIZED, 403: FORBIDDEN, **op.responses},
+                     op.request, op.description, op.tags, op.headers, op.query)
+
+
+def build_document(title: str = "deertrack API", version: str = "0.1.0", servers: Iterable[str] = (),
+                   roles: Mapping[tuple[str, str], str | None] | None = None) -> dict[str, Any]:
+    """The document; `roles` maps (METHOD, path) to its least role or PUBLIC (every route needs a token
+    unless it is PUBLIC there)."""
+    roles = roles or {}
+    ops = [_secured(op, roles.get((op.method, op.path))) for op in operations()]
     models = _collect_models(ops)
     refs, definitions = models_json_schema([(m, "validation") for m in models], ref_template=REF_TEMPLATE)
     components = definitions.get("$defs", {})
@@ -142,8 +168,15 @@ def build_document(title: str = "deertrack API", version: str = "0.1.0",
             "operationId": _operation_id(op),
             "responses": {},
         }
+        role = roles.get((op.method, op.path))
         if op.description:
             entry["description"] = op.description
+        if role == PUBLIC:
+            entry["security"] = []
+        else:
+            entry["security"] = [{SECURITY_SCHEME: []}]
+            if role is not None:
+                entry["x-minimum-role"] = str(role)
         if op.tags:
             entry["tags"] = list(op.tags)
         if parameters:
@@ -166,7 +199,13 @@ def build_document(title: str = "deertrack API", version: str = "0.1.0",
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": {SECURITY_SCHEME: {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "A Cognito user pool token (locally: `deertrack token`). Its `cognito:groups` give "
+                           "the role: viewer < reviewer < admin; each route names its least role in "
+                           "x-minimum-role.",
+        }}},
+        "security": [{SECURITY_SCHEME: []}],
     }
     servers = list(servers)
     if servers:

@@ -30,7 +30,8 @@ class ProblemDetail(BaseModel):
 class ProblemBody(BaseModel):
     """The JSON body of every 4xx and 503 answer of the export API."""
 
-    error: str = Field(description="validation_error, not_found, idempotency_conflict or service_unavailable")
+    error: str = Field(description="validation_error, unauthorized, forbidden, not_found, idempotency_conflict or "
+                                   "service_unavailable")
     message: str
     details: list[ProblemDetail] = Field(default_factory=list)
 
@@ -75,6 +76,33 @@ class RequestInvalid(ApiProblem):
         if not problems:
             raise ValueError("RequestInvalid needs at least one problem")
         super().__init__(summarize(problems), problems)
+
+
+class Unauthorized(ApiProblem):
+    """401: no token, or one that is expired, not yet valid, badly signed, or for another issuer or audience."""
+
+    status = 401
+    error = "unauthorized"
+
+    def __init__(self, message: str, rule: str = "valid_token") -> None:
+        super().__init__(message, [Problem("Authorization", rule, message)])
+        self.rule = rule
+
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="deertrack"'
+        if self.rule != "required":  # RFC 6750: no error code when no credentials were sent
+            challenge += f', error="invalid_token", error_description="{self.message.replace(chr(34), chr(39))}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class Forbidden(ApiProblem):
+    """403: a valid token whose role does not allow the route."""
+
+    status = 403
+    error = "forbidden"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [Problem("Authorization", "role", message)])
 
 
 class NotFound(ApiProblem):

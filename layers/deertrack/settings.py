@@ -18,6 +18,10 @@ DEFAULT_REID_THRESHOLD = DEFAULT_THRESHOLDS.reid_threshold
 #: template.yaml's BackfillSchedule default (a test keeps the two equal).
 DEFAULT_BACKFILL_SCHEDULE = "cron(0 3 * * ? *)"
 
+#: The issuer and audience of the local user pool's tokens (infra/user_pool.py).
+DEFAULT_AUTH_ISSUER = "https://deertrack.local/user-pool"
+DEFAULT_AUTH_AUDIENCE = "deertrack-local"
+
 #: settings field -> the suffix template.yaml gives that resource's name.
 RESOURCE_SUFFIXES = {
     "exports_queue_name": "exports",
@@ -85,6 +89,12 @@ class Settings(BaseSettings):
     #: Detections per backfill shard (one reid.backfill message, one transaction each).
     backfill_shard_size: int = Field(500, ge=1, le=10_000)
 
+    #: Sign-in: the tokens the API accepts (the Cognito user pool's issuer and app client in AWS; the local
+    #: user pool's locally, infra/user_pool.py) and where their signing keys are published.
+    auth_issuer: str = Field(DEFAULT_AUTH_ISSUER, min_length=1)
+    auth_audience: str = Field(DEFAULT_AUTH_AUDIENCE, min_length=1)
+    auth_jwks_url: str | None = None
+
     api_host: str = "127.0.0.1"
     api_port: Port = 8001
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
@@ -121,6 +131,15 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("aws_endpoint_url")

@@ -22,7 +22,7 @@ from infra.demo.crops import population_crops
 pytestmark = pytest.mark.integration
 
 SIZE = (64, 64)
-TINY = TrainConfig(epochs=4, batch_size=64, widths=(16, 32, 48, 64), dim=64, seed=3)
+TINY = TrainConfig(epochs=8, batch_size=64, widths=(16, 32, 48, 64), dim=64, seed=3, learning_rate=5e-3)
 
 
 def rank1_other_sightings(embeddings: np.ndarray, crops) -> float:  # noqa: ANN001 - LabelledCrops
@@ -41,7 +41,7 @@ def rank1_other_sightings(embeddings: np.ndarray, crops) -> float:  # noqa: ANN0
 @pytest.fixture(scope="module")
 def tiny() -> tuple:
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    training = population_crops(41, SIZE, max_images=700)
+    training = population_crops(41, SIZE, max_images=1000)
     held_out = population_crops(42, SIZE, max_images=450)  # other seed: individuals never trained on
     return training, held_out, train_model(training, TINY, progress=False)
 

@@ -68,3 +68,56 @@ def test_documenting_is_one_call_or_a_decorator() -> None:
     finally:
         openapi._OPERATIONS.pop(("GET", "/api/things/{thing_id}"), None)
     assert openapi.documented_routes() == before
+
+
+# -------------------------------------------------------------------------------- sign-in and roles
+
+
+def _roles() -> dict[tuple[str, str], object]:
+    from chalicelib.access import route_roles
+
+    return route_roles(load_app_module().app)
+
+
+def test_every_route_declares_its_role_or_is_public() -> None:
+    """A route without @requires(...) or @public (functions/chalicelib/access.py) fails here."""
+    from chalicelib.access import PUBLIC
+
+    from deertrack.auth import Role
+
+    roles = _roles()
+    undeclared = sorted(f"{method} {path}" for (method, path), role in roles.items() if role is None)
+    assert undeclared == [], "routes without a declared role: add @requires(Role.X) or @public under @route"
+    assert all(role == PUBLIC or isinstance(role, Role) for role in roles.values())
+    public = {route for route, role in roles.items() if role == PUBLIC}
+    assert public == {("GET", "/api/health"), ("GET", "/api/openapi.json")}
+
+
+def test_the_roles_are_the_ones_the_issue_names() -> None:
+    from deertrack.auth import Role
+
+    roles = _roles()
+    assert roles[("PATCH", "/api/detections/{detection_id}")] is Role.REVIEWER
+    assert roles[("POST", "/api/reid/backfill")] is Role.ADMIN
+    for route in (("GET", "/api/deer"), ("POST", "/api/exports/pdf"), ("GET", "/api/exports/pdf/{job_id}"),
+                  ("DELETE", "/api/exports/{job_id}")):
+        assert roles[route] is Role.VIEWER, route
+
+
+def test_the_document_has_the_security_scheme_and_every_route_its_requirement() -> None:
+    from chalicelib.access import PUBLIC
+
+    roles = _roles()
+    doc = openapi.build_document(roles=roles)
+    scheme = doc["components"]["securitySchemes"][openapi.SECURITY_SCHEME]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    for (method, path), role in roles.items():
+        operation = doc["paths"][path][method.lower()]
+        if role == PUBLIC:
+            assert operation["security"] == [] and "401" not in operation["responses"], path
+            continue
+        assert operation["security"] == [{openapi.SECURITY_SCHEME: []}], path
+        assert operation["x-minimum-role"] == str(role), path
+        assert {"401", "403"} <= set(operation["responses"]), path
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"], path
+        assert operation["responses"]["403"]["content"]["application/json"]["schema"]["$ref"].endswith("ProblemBody")

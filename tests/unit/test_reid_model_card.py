@@ -8,10 +8,9 @@ import pytest
 from deertrack.reid import model_card
 from infra.demo.dataset import CALIBRATION_SEEDS, DEMO_SEED, EVALUATION_SEEDS, HOLDOUT_SEEDS, TRAINING_SEEDS
 
-pytestmark = pytest.mark.skipif(not model_card.shipped_model_available(), reason="no shipped model")
-
 
 def _card() -> dict:
+    assert model_card.shipped_model_available(), f"{model_card.SHIPPED_MODEL} is missing (make demo-model)"
     return model_card.load_card(model_card.card_path(model_card.SHIPPED_MODEL))
 
 

@@ -175,3 +175,26 @@ def test_a_batch_size_that_differs_is_caught(app: Chalice, baseline: set[str]) -
     changed = CodeSurface(code.routes, sqs, code.schedule_handlers, code.queue_names, code.bucket_names)
     new = _new(template_problems(changed, STAGE), baseline)
     assert new == ["app.handle_image_event: batch size 7 in functions/app.py, 1 in template.yaml"]
+
+
+# -------------------------------------------------------------------------------- sign-in
+
+
+def test_the_api_has_the_jwt_authorizer_and_only_the_public_routes_skip_it(app: Chalice) -> None:
+    """The HTTP API's default authorizer is the Cognito JWT one; the routes that opt out (`Auth: {Authorizer:
+    NONE}`) are exactly the app's @public ones, and the user pool has the three role groups."""
+    from chalicelib.access import PUBLIC, route_roles
+
+    resources = load_template()["Resources"]
+    auth = resources["HttpApi"]["Properties"]["Auth"]
+    jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert set(jwt["JwtConfiguration"]) == {"issuer", "audience"}
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}]
+    groups = {r["Properties"]["GroupName"] for r in resources.values() if r["Type"] == "AWS::Cognito::UserPoolGroup"}
+    assert groups == {"viewer", "reviewer", "admin"}
+    open_routes = {(e["Properties"]["Method"], e["Properties"]["Path"])
+                   for e in resources["ApiFunction"]["Properties"]["Events"].values()
+                   if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+    public = {route for route, role in route_roles(app).items() if role == PUBLIC}
+    assert open_routes == public == {("GET", "/api/health"), ("GET", "/api/openapi.json")}

@@ -98,3 +98,19 @@ def test_translated_backfill_schedule_is_the_parameter(translated: dict[str, Any
     rules = {k: r["Properties"] for k, r in translated["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     assert rules["BackfillScheduleFunctionNightly"]["ScheduleExpression"] == {"Ref": "BackfillSchedule"}
     assert rules["BatchScalerSchedule"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+def test_translated_http_api_has_the_jwt_authorizer_on_every_route_but_two(translated: dict[str, Any]) -> None:
+    body = translated["Resources"]["HttpApi"]["Properties"]["Body"]
+    authorizer = body["components"]["securitySchemes"]["CognitoJwt"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt" and authorizer["identitySource"] == "$request.header.Authorization"
+    assert {"issuer", "audience"} <= set(authorizer["jwtConfiguration"])
+    open_routes, guarded = set(), set()
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            (guarded if operation.get("security") == [{"CognitoJwt": []}] else open_routes).add((method, path))
+    assert open_routes == {("get", "/api/health"), ("get", "/api/openapi.json")}
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    assert len(guarded) == sum(1 for e in events if e["Type"] == "HttpApi") - 2
+    types = {r["Type"] for r in translated["Resources"].values()}
+    assert {"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"} <= types

@@ -175,7 +175,7 @@ def send_shards(messages: list[BackfillShardMessage], queue_name: str | None = N
 
 def enqueue_run(con: pg8000.native.Connection, scope: BackfillScope, *, trigger: runs.Trigger,
                 shard_size: int = DEFAULT_SHARD_SIZE, run_id: str | None = None, job_id: str | None = None,
-                queue_name: str | None = None,
+                queue_name: str | None = None, requested_by: str | None = None,
                 on_planned: Callable[[runs.RunState], None] | None = None) -> runs.RunState:
     """Plan a run and put one `reid.backfill` message per shard on the reid queue (schedule, API).
 
@@ -183,7 +183,8 @@ def enqueue_run(con: pg8000.native.Connection, scope: BackfillScope, *, trigger:
     creates its job there, so a worker never finds a shard whose job does not exist yet).
     """
     shards = plan(con, scope, atomic=False, shard_size=shard_size)
-    state = runs.create_run(con, scope, shards, trigger=trigger, run_id=run_id, job_id=job_id)
+    state = runs.create_run(con, scope, shards, trigger=trigger, run_id=run_id, job_id=job_id,
+                            requested_by=requested_by)
     try:
         if on_planned is not None:
             on_planned(state)

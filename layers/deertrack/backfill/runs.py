@@ -46,19 +46,20 @@ class RunState:
 
 def create_run(con: pg8000.native.Connection, scope: BackfillScope, shards: list[ShardPlan], *,
                trigger: Trigger, atomic: bool = False, run_id: str | None = None,
-               job_id: str | None = None) -> RunState:
-    """Record a planned run and its shards (one transaction). A run without shards is completed."""
+               job_id: str | None = None, requested_by: str | None = None) -> RunState:
+    """Record a planned run and its shards (one transaction), and who asked for it (a user or a service
+    identity). A run without shards is completed."""
     run_id = run_id or new_job_id()  # the same form as a job id: an API run takes its job's
     total = sum(s.detections for s in shards)
     with transaction(con):
         con.run(
             "INSERT INTO backfill_runs (id, trigger, atomic, since, detection_limit, threshold, job_id, status,"
-            " total_detections, total_shards, finished_at)"
-            " VALUES (:id, :trigger, :atomic, :since, :limit, :threshold, :job, :status, :total, :shards,"
+            " total_detections, total_shards, requested_by, finished_at)"
+            " VALUES (:id, :trigger, :atomic, :since, :limit, :threshold, :job, :status, :total, :shards, :by,"
             "         CASE WHEN :status = 'completed' THEN now() END)",
             id=run_id, trigger=trigger, atomic=atomic, since=scope.since, limit=scope.limit,
             threshold=Decimal(f"{scope.resolved_threshold():.4f}"), job=job_id,
-            status="running" if shards else "completed", total=total, shards=len(shards),
+            status="running" if shards else "completed", total=total, shards=len(shards), by=requested_by,
         )
         if shards:
             con.run(

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from deertrack import db
+from deertrack.auth import SCHEDULE_SERVICE
 from deertrack.backfill import runner, runs
 from deertrack.backfill.scope import BackfillScope, ScopeFields
 from deertrack.jobs import Job, JobStatus, JobStore, Progress, new_job_id
@@ -45,7 +46,7 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
                 return {"skipped": True, "run_id": run_id}
             runs.finish_run(con, run_id, "abandoned", f"no progress for {STALE_AFTER_HOURS} hours")
         state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=settings.backfill_shard_size,
-                                   queue_name=settings.reid_queue_name)
+                                   queue_name=settings.reid_queue_name, requested_by=SCHEDULE_SERVICE)
     # the merge job runs with the nightly backfill (it takes the same gallery lock, so never mid-shard)
     from deertrack.messages import MergeJobMessage
     from deertrack.queues import send
@@ -84,6 +85,7 @@ class BackfillJobView(BaseModel):
     status: JobStatus
     progress: Progress
     request: dict[str, Any]
+    owner: str | None = None
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -95,8 +97,8 @@ def status_url(job_id: str) -> str:
     return f"/api/reid/backfill/{job_id}"
 
 
-def start_backfill_job(request: BackfillRequest, store: JobStore | None = None) -> BackfillAccepted:
-    """Plan the run, create its job (status in Redis), enqueue its shards. The job id is the run id."""
+def start_backfill_job(request: BackfillRequest, owner: str, store: JobStore | None = None) -> BackfillAccepted:
+    """Plan `owner`'s run, create its job (status in Redis), enqueue its shards. The job id is the run id."""
     store = store or JobStore()
     scope = request.scope()
     job_id = new_job_id()
@@ -104,12 +106,13 @@ def start_backfill_job(request: BackfillRequest, store: JobStore | None = None) 
 
     def create_job(state: runs.RunState) -> None:
         store.create(JOB_TYPE, request.model_dump(mode="json"), job_id=job_id, total=state.total_detections,
-                     total_detections=state.total_detections)
+                     total_detections=state.total_detections, owner=owner)
 
     try:
         with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
             state = runner.enqueue_run(con, scope, trigger="api", shard_size=settings.backfill_shard_size,
                                        run_id=job_id, job_id=job_id, queue_name=settings.reid_queue_name,
+                                       requested_by=owner,
                                        on_planned=create_job)
     except Exception as exc:
         # The run is marked failed by enqueue_run; its job, if it was created, must not stay queued.

@@ -9,6 +9,7 @@ import redis
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deertrack import storage
+from deertrack.auth import Principal
 from deertrack.exports.status import not_found, valid_job_id
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
@@ -28,8 +29,9 @@ class Cancelled:
     objects_removed: int
 
 
-def cancel(job_id: str) -> Cancelled:
-    """Cancel and clean up; raise NotFound for an unknown job, ServiceUnavailable when Redis/S3 is down.
+def cancel(job_id: str, caller: Principal) -> Cancelled:
+    """Cancel and clean up; raise NotFound for an unknown job or one `caller` may not see (not theirs, and
+    not an admin), ServiceUnavailable when Redis/S3 is down.
 
     A retry after a 503 finishes the clean-up: the status stays (cancelled) until the files are gone.
     """
@@ -40,6 +42,9 @@ def cancel(job_id: str) -> Cancelled:
         job = store.get(job_id)
         if job is None:
             logger.info("cancel of unknown job", extra={"job_id": job_id, "redis_op": "GET", "found": False})
+            raise not_found(job_id)
+        if not caller.sees(job.owner):
+            logger.info("cancel of another user's job refused", extra={"job_id": job_id, "user": caller.user})
             raise not_found(job_id)
         previous = job.status
         if not job.is_terminal:

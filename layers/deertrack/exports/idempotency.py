@@ -46,6 +46,11 @@ def fingerprint(export_type: str, data: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def owned_key(owner: str, idempotency_key: str) -> str:
+    """The key as stored: scoped to the user (or service) that sent it, so users never share keys."""
+    return f"{owner}\n{idempotency_key}"
+
+
 def _redis_key(idempotency_key: str) -> str:
     return key("export_idempotency:" + hashlib.sha256(idempotency_key.encode()).hexdigest())
 

@@ -16,16 +16,16 @@ from deertrack.exports.validation import validate_request
 from deertrack.problems import Problem, RequestInvalid
 
 
-def accept(export_type: str, raw: bytes | str | None, *, idempotency_key: str | None = None) -> Submitted:
-    """An HTTP POST body for `export_type` → Submitted; raises an ApiProblem otherwise."""
+def accept(export_type: str, raw: bytes | str | None, *, owner: str, idempotency_key: str | None = None) -> Submitted:
+    """An HTTP POST body for `export_type`, asked for by `owner` → Submitted; raises an ApiProblem otherwise."""
     key = idempotency.checked_key(idempotency_key)
     data = body.load_json(raw)
     valid = validate_request(export_type, data)
     body_hash = idempotency.fingerprint(export_type, data) if key else None
-    return submit(valid, idempotency_key=key, body_hash=body_hash)
+    return submit(valid, owner=owner, idempotency_key=key, body_hash=body_hash)
 
 
-def accept_document(raw: bytes, *, source: str) -> Submitted:
+def accept_document(raw: bytes, *, source: str, owner: str) -> Submitted:
     """An export request stored as a JSON document with its own `export_type` field (S3 requests).
 
     `source` names the document (e.g. s3://bucket/key): together with the content's hash it is the
@@ -35,7 +35,7 @@ def accept_document(raw: bytes, *, source: str) -> Submitted:
     export_type, rest = split_export_type(data)
     valid = validate_request(export_type, rest)
     key = f"{source}#{hashlib.sha256(raw).hexdigest()}"
-    return submit(valid, idempotency_key=key, body_hash=idempotency.fingerprint(export_type, rest))
+    return submit(valid, owner=owner, idempotency_key=key, body_hash=idempotency.fingerprint(export_type, rest))
 
 
 def split_export_type(data: Any) -> tuple[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from deertrack import storage
+from deertrack.auth import S3_REQUESTS_SERVICE
 from deertrack.exports.intake import accept_document
 from deertrack.logs import logger
 from deertrack.problems import RequestInvalid, ServiceUnavailable
@@ -53,7 +54,7 @@ def handle_object(obj: S3Object) -> dict[str, Any] | None:
                        extra={"bucket": obj.bucket, "key": obj.key})
         return None
     try:
-        submitted = accept_document(raw, source=f"s3://{obj.bucket}/{obj.key}")
+        submitted = accept_document(raw, source=f"s3://{obj.bucket}/{obj.key}", owner=S3_REQUESTS_SERVICE)
     except RequestInvalid as problem:
         result: dict[str, Any] = {"status": "rejected", **problem.body()}
         logger.warning("export request rejected", extra={"bucket": obj.bucket, "key": obj.key,

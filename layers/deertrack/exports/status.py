@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 
+from deertrack.auth import Principal
 from deertrack.exports.responses import status_view
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
@@ -20,8 +21,9 @@ def not_found(job_id: str, export_type: str | None = None) -> NotFound:
     return NotFound(f"no {what} {job_id!r} (unknown, expired or removed)")
 
 
-def job_status(export_type: str, job_id: str) -> dict[str, Any]:
-    """The status view of an `export_type` job; raise NotFound / ServiceUnavailable."""
+def job_status(export_type: str, job_id: str, caller: Principal) -> dict[str, Any]:
+    """The status view of an `export_type` job that `caller` may see (its owner, or an admin); raise NotFound /
+    ServiceUnavailable. Someone else's job is not found, the same as an unknown one."""
     if not _JOB_ID.match(job_id):
         raise not_found(job_id, export_type)
     try:
@@ -34,6 +36,9 @@ def job_status(export_type: str, job_id: str) -> dict[str, Any]:
     if job.type != export_type:
         logger.info("status asked under the wrong type",
                     extra={"job_id": job_id, "job_type": job.type, "asked_type": export_type})
+        raise not_found(job_id, export_type)
+    if not caller.sees(job.owner):
+        logger.info("status of another user's job refused", extra={"job_id": job_id, "user": caller.user})
         raise not_found(job_id, export_type)
     return status_view(job)
 

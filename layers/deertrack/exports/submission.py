@@ -36,27 +36,31 @@ class Submitted:
         return str(self.body["job_id"])
 
 
-def submit(valid: ValidRequest, *, idempotency_key: str | None = None, body_hash: str | None = None) -> Submitted:
-    """Create the job's status and enqueue it; raise ServiceUnavailable (nothing left behind) or
-    IdempotencyConflict."""
+def submit(valid: ValidRequest, *, owner: str, idempotency_key: str | None = None,
+           body_hash: str | None = None) -> Submitted:
+    """Create `owner`'s job status and enqueue it; raise ServiceUnavailable (nothing left behind) or
+    IdempotencyConflict. Idempotency keys are the owner's own: another user's same key is another job."""
     if idempotency_key is not None and body_hash is None:
         raise ValueError("an idempotency key needs the request's body hash")
+    shown_key = idempotency_key
+    if idempotency_key is not None:
+        idempotency_key = idempotency.owned_key(owner, idempotency_key)
     try:
         store = JobStore()
         keys = IdempotencyStore.default()
         if idempotency_key is not None:
             earlier = keys.get(idempotency_key)
             if earlier is not None:
-                return Submitted(idempotency.replay(earlier, str(body_hash), idempotency_key), replayed=True)
+                return Submitted(idempotency.replay(earlier, str(body_hash), str(shown_key)), replayed=True)
         request = valid.request()
         total = valid.total_detections
-        job = store.create(valid.export_type, request, total=total or 0, total_detections=total)
+        job = store.create(valid.export_type, request, total=total or 0, total_detections=total, owner=owner)
         body = accepted(job)
         if idempotency_key is not None:
             first = _claim(keys, store, idempotency_key, IdempotencyRecord(
                 body_hash=str(body_hash), job_id=job.job_id, response=body))
             if first is not None:
-                return Submitted(idempotency.replay(first, str(body_hash), idempotency_key), replayed=True)
+                return Submitted(idempotency.replay(first, str(body_hash), str(shown_key)), replayed=True)
     except redis.RedisError as exc:
         logger.error("job store unavailable; nothing enqueued",
                      extra={"export_type": valid.export_type, "error": str(exc)})

@@ -69,7 +69,8 @@ def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str
         " l.code AS location_code, l.name AS location_name, d.bbox_x, d.bbox_y, d.bbox_width, d.bbox_height,"
         " d.confidence, d.classification, d.corrected_classification, d.is_valid, d.deer_id, e.name AS deer_name,"
         " e.sex AS deer_sex, e.status AS deer_status, d.burst_group, d.reid_status, d.reid_note, d.reid_at,"
-        " d.embedding_model, d.embedding IS NOT NULL AS has_embedding, t.individual_key, t.source AS truth_source"
+        " d.embedding_model, d.embedding IS NOT NULL AS has_embedding, t.individual_key, t.source AS truth_source,"
+        " d.reviewed_by, d.reviewed_at"
         " FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id"
         " LEFT JOIN deer e ON e.id = d.deer_id LEFT JOIN detection_truth t ON t.detection_id = d.id"
         " WHERE d.id = :id", id=detection_id,
@@ -95,6 +96,7 @@ def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str
                  "has_embedding": r["has_embedding"]},
         "truth": None if r["individual_key"] is None else {"individual_key": r["individual_key"],
                                                             "source": r["truth_source"]},
+        "reviewed": None if r["reviewed_by"] is None else {"by": r["reviewed_by"], "at": r["reviewed_at"]},
         "candidates": candidates(con, detection_id),
     }
 

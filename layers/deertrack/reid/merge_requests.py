@@ -70,6 +70,7 @@ class MergeJobAccepted(BaseModel):
 class MergeJobView(BaseModel):
     job_id: str
     status: JobStatus
+    owner: str | None = None
     progress: Progress
     request: dict[str, Any]
     result: dict[str, Any] | None = None
@@ -84,9 +85,10 @@ def status_url(job_id: str) -> str:
     return f"/api/deer/merge-job/{job_id}"
 
 
-def start_merge_job(request: MergeJobRequest, store: JobStore | None = None) -> MergeJobAccepted:
+def start_merge_job(request: MergeJobRequest, store: JobStore | None = None,
+                    owner: str | None = None) -> MergeJobAccepted:
     store = store or JobStore()
-    job = store.create(JOB_TYPE, request.model_dump(mode="json"), job_id=new_job_id(), total=1)
+    job = store.create(JOB_TYPE, request.model_dump(mode="json"), job_id=new_job_id(), total=1, owner=owner)
     try:
         send(get_settings().reid_queue_name, MergeJobMessage(job_id=job.job_id, auto=request.auto,
                                                              dry_run=request.dry_run, trigger="api"),
@@ -106,6 +108,7 @@ def run_merge_message(message: MergeJobMessage, store: JobStore | None = None) -
     from deertrack.reid.merges import SERVICE_ACTOR, run_merge_job
 
     store = store or (JobStore() if message.job_id else None)
+    job = None
     if store is not None and message.job_id:
         job = store.get(message.job_id)
         if job is None or job.is_terminal:
@@ -115,8 +118,9 @@ def run_merge_message(message: MergeJobMessage, store: JobStore | None = None) -
             store.transition(message.job_id, JobStatus.PROCESSING)
     try:
         with db.connection() as con:
-            summary = run_merge_job(con, auto=message.auto, dry_run=message.dry_run,
-                                    actor=SERVICE_ACTOR if message.trigger != "cli" else "cli:merge")
+            owner = job.owner if job is not None else None
+            actor = f"{SERVICE_ACTOR} (run by {owner})" if owner and message.trigger != "schedule" else SERVICE_ACTOR
+            summary = run_merge_job(con, auto=message.auto, dry_run=message.dry_run, actor=actor)
     except Exception as exc:
         if store is not None and message.job_id:
             store.transition(message.job_id, JobStatus.FAILED, error=f"merge job failed: {exc}"[:1000])

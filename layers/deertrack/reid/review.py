@@ -6,6 +6,9 @@
   after the same request's `corrected_classification`.
 * `is_valid`: false removes the detection from its deer's counts and profile (true puts it back).
 
+The reviewer (`actor`, the token's user) is recorded on the detection (`reviewed_by`, `reviewed_at`), on
+the truth it makes (`detection_truth.recorded_by`) and in the note.
+
 Every deer the change touches is rebuilt from its remaining valid detections (count, first/last
 seen, profile embedding), under the gallery lock, in one transaction.
 """
@@ -48,8 +51,9 @@ def review_individual_key(deer_id: int) -> str:
     return f"deer-{deer_id}"
 
 
-def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: DetectionPatch) -> dict[str, Any]:
-    """Apply the correction; returns what changed. Raises NotFound / RequestInvalid."""
+def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: DetectionPatch, *,
+                actor: str) -> dict[str, Any]:
+    """Apply `actor`'s correction; returns what changed. Raises NotFound / RequestInvalid."""
     fields = patch.model_fields_set
     with transaction(con):
         lock_gallery(con)
@@ -80,10 +84,11 @@ def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: Detecti
                 notes.append(f"reassigned by review from deer {old_deer} to deer {patch.deer_id}")
                 touched |= {d for d in (old_deer, patch.deer_id) if d is not None}
             con.run(
-                "INSERT INTO detection_truth (detection_id, individual_key, source) VALUES (:id, :key, 'review')"
+                "INSERT INTO detection_truth (detection_id, individual_key, source, recorded_by)"
+                " VALUES (:id, :key, 'review', :by)"
                 " ON CONFLICT (detection_id) DO UPDATE SET individual_key = EXCLUDED.individual_key,"
-                " source = 'review', recorded_at = now()",
-                id=detection_id, key=review_individual_key(patch.deer_id),
+                " source = 'review', recorded_at = now(), recorded_by = EXCLUDED.recorded_by",
+                id=detection_id, key=review_individual_key(patch.deer_id), by=actor,
             )
         if "corrected_classification" in fields:
             con.run("UPDATE detections SET corrected_classification = :c, updated_at = now() WHERE id = :id",
@@ -98,10 +103,12 @@ def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: Detecti
                 touched.add(current)
         if patch.note:
             notes.append(patch.note)
+        con.run("UPDATE detections SET reviewed_by = :by, reviewed_at = now() WHERE id = :id",
+                by=actor, id=detection_id)
         if notes:
             con.run("UPDATE detections SET reid_note = left(concat_ws('; ', reid_note, CAST(:n AS TEXT)), 1000)"
-                    " WHERE id = :id", n="review: " + "; ".join(notes), id=detection_id)
+                    " WHERE id = :id", n=f"review by {actor}: " + "; ".join(notes), id=detection_id)
         rebuild_deer(con, touched)
-    logger.info("detection reviewed", extra={"detection_id": detection_id, "changes": notes,
+    logger.info("detection reviewed", extra={"detection_id": detection_id, "changes": notes, "reviewed_by": actor,
                                              "deer_rebuilt": sorted(touched)})
-    return {"detection_id": detection_id, "changes": notes, "deer_rebuilt": sorted(touched)}
+    return {"detection_id": detection_id, "changes": notes, "deer_rebuilt": sorted(touched), "reviewed_by": actor}

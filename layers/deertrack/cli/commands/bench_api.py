@@ -2,7 +2,8 @@
 
 Starts its own pieces in this process, so a running dev stack is not disturbed: an embedded moto
 server, a throwaway PostgreSQL database (deertrack_bench_<run>, dropped at the end), a Redis key
-prefix of its own (bench:<run>:, deleted at the end) on the configured Redis, and the Chalice app
+prefix of its own (bench:<run>:, deleted at the end) on the configured Redis, a throwaway local user
+pool (every request carries its token, checked as `deertrack up` checks it), and the Chalice app
 served over HTTP on a free loopback port. Then it measures, in the same run:
 
 - POST /api/exports/pdf (validate + Redis status + SQS message), without and with location_ids
@@ -22,11 +23,13 @@ import json
 import logging
 import os
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from deertrack.cli import CommandError
 from deertrack.cli.commands.bench import add_benchmark
@@ -56,6 +59,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 class BenchStack:
     api_url: str
     database_url: str
+    token: str
     redis_prefix: str
     location_id: int
 
@@ -64,13 +68,16 @@ class BenchStack:
 def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
     """Emulator, throwaway database, own Redis prefix and the API over HTTP; all removed afterwards."""
     from deertrack import db, migrations
+    from deertrack.auth import Role
     from deertrack.logs import logger
     from deertrack.redis_client import get_redis
     from deertrack.settings import get_settings
     from infra.api_server import ApiServer
+    from infra.authorizer import JwtAuthorizer
     from infra.emulator import EmbeddedEmulator
     from infra.resources import create_resources
     from infra.template import declarations
+    from infra.user_pool import UserPool
 
     run = uuid.uuid4().hex[:8]
     settings = get_settings()
@@ -90,6 +97,9 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
                            f"to reach a superuser): {exc}") from exc
 
     emulator = EmbeddedEmulator().start()
+    keys_dir = tempfile.TemporaryDirectory(prefix="deertrack-bench-auth-")
+    pool = UserPool(Path(keys_dir.name))
+    jwks_url = pool.serve()
     log_level = logger.log_level
     quiet_loggers = {name: logging.getLogger(name).level for name in ("werkzeug", "botocore", "urllib3")}
     server: ApiServer | None = None
@@ -106,7 +116,8 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
                 location_id = con.run("INSERT INTO locations (code, name, latitude, longitude) "
                                       "VALUES ('BENCH-1', 'Bench camera', 44.1, -73.2) RETURNING id")[0][0]
             create_resources(declarations("bench"))
-            server = ApiServer(port=0)
+            server = ApiServer(port=0, authorizer=JwtAuthorizer(jwks_url, settings.auth_issuer,
+                                                                settings.auth_audience))
             # The dev server writes headers and body separately; with Nagle on, loopback delayed ACKs
             # add ~40 ms to every answer, which API Gateway does not. Measure the API, not that.
             _handler_class(server).disable_nagle_algorithm = True
@@ -116,7 +127,8 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
                 handler_cls.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
             server.start()
             try:
-                yield BenchStack(server.url, database_url, prefix, int(location_id))
+                yield BenchStack(server.url, database_url, pool.mint("bench", Role.VIEWER), prefix,
+                                 int(location_id))
             finally:
                 server.stop()
                 if handler_log is not None:
@@ -130,6 +142,8 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
         for name, level in quiet_loggers.items():
             logging.getLogger(name).setLevel(level)
         emulator.stop()
+        pool.stop()
+        keys_dir.cleanup()
         try:
             db.drop_database(database, admin_url)
         except db.DatabaseUnavailable as exc:
@@ -173,13 +187,15 @@ def percentile(samples: list[float], pct: float) -> float:
 class Client:
     """One keep-alive HTTP/1.1 connection; reconnects if the server closes it."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str) -> None:
+        self.authorization = f"Bearer {token}"
         host, port = base_url.removeprefix("http://").split(":")
         self.host, self.port = host, int(port)
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers["Authorization"] = self.authorization
         for attempt in range(2):
             try:
                 self.connection.request(method, path, body=body, headers=headers)
@@ -214,7 +230,7 @@ def measure(stack: BenchStack, requests: int, warmup: int) -> list[Figure]:
     from deertrack.redis_client import get_redis
     from deertrack.settings import get_settings
 
-    client = Client(stack.api_url)
+    client = Client(stack.api_url, stack.token)
     body = {"report_type": "seasonal_activity", "start_date": "2024-09-01", "end_date": "2024-11-30"}
     plain = json.dumps(body).encode()
     with_ids = json.dumps({**body, "location_ids": [stack.location_id]}).encode()

@@ -175,13 +175,13 @@ def bench_pdf(rounds: int) -> dict[str, float]:
             "bare_s": bare_s, "bytes": float(size)}  # type: ignore[arg-type]
 
 
-def bench_end_to_end(api_url: str, rounds: int) -> float:
+def bench_end_to_end(api_url: str, token: str, rounds: int) -> float:
     from deertrack.cli.commands.bench_api import Client
     from deertrack.queues import receive
     from deertrack.settings import get_settings
     from gpu_batch.export_worker import ExportWorker
 
-    client, worker, times = Client(api_url), ExportWorker(), []
+    client, worker, times = Client(api_url, token), ExportWorker(), []
     body = (f'{{"report_type": "seasonal_activity", "start_date": "{SEASON[0]}", "end_date": "{SEASON[1]}", '
             '"group_by": "month"}').encode()
     for _ in range(rounds):
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  baseline: one-page reportlab PDF {pdf['bare_s'] * 1000:.1f} ms; "
               f"report / baseline = {total_s / pdf['bare_s']:.1f}x")
 
-        e2e = bench_end_to_end(stack.api_url, max(1, args.rounds // 2 + 1))
+        e2e = bench_end_to_end(stack.api_url, stack.token, max(1, args.rounds // 2 + 1))
         print(f"\nPOST /api/exports/pdf -> worker -> S3 -> GET completed: {e2e * 1000:.1f} ms "
               f"(median of {max(1, args.rounds // 2 + 1)}; render+query alone {total_s * 1000:.1f} ms)")
 
