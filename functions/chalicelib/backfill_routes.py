@@ -11,6 +11,7 @@ import redis
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
+from chalicelib import job_status as job_answers
 from chalicelib.access import principal, requires
 from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from deertrack import db, openapi
@@ -18,12 +19,9 @@ from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.auth import Role
 from deertrack.backfill import triggers
 from deertrack.ingest.schema import problems_of
-from deertrack.jobs import TERMINAL, JobStore
-from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable
+from deertrack.problems import Problem, RequestInvalid, ServiceUnavailable
 
 backfill_routes = Blueprint(__name__)
-
-POLL_AFTER_SECONDS = 2
 
 
 def _body() -> dict[str, Any]:
@@ -55,22 +53,14 @@ def start_backfill() -> Response:
         raise ServiceUnavailable("Redis", exc) from exc
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise ServiceUnavailable("SQS", exc) from exc
-    return json_response(accepted.model_dump(mode="json"), 202,
-                         {"Location": accepted.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
+    return job_answers.accepted(accepted, accepted.status_url)
 
 
 @backfill_routes.route("/api/reid/backfill/{job_id}", methods=["GET"])
 @requires(Role.VIEWER)
 @answers_problems
 def get_backfill(job_id: str) -> Response:
-    try:
-        job = JobStore().get(job_id)
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis", exc) from exc
-    if job is None or job.type != triggers.JOB_TYPE or not principal().sees(job.owner):
-        raise NotFound(f"no backfill job {job_id} (unknown or expired)")
-    headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}
-    return json_response(triggers.job_view(job), 200, headers)
+    return job_answers.job_status(job_id, triggers.JOB_TYPE, triggers.job_view, "backfill job")
 
 
 @backfill_routes.route("/api/reid/analysis", methods=["GET"])

@@ -10,6 +10,7 @@ import redis
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import job_status as job_answers
 from chalicelib.access import principal, requires
 from chalicelib.http_problems import (
     ANY_CONTENT,
@@ -24,14 +25,11 @@ from chalicelib.http_problems import (
 from deertrack import openapi
 from deertrack.auth import Role
 from deertrack.ingest.schema import problems_of
-from deertrack.jobs import TERMINAL, JobStore
 from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
 from deertrack.reid import merge_requests as requests
 from deertrack.reid import merges
 
 merge_routes = Blueprint(__name__)
-
-POLL_AFTER_SECONDS = 2
 
 
 def _body(model: type[BaseModel], raw: bytes | str | None, empty_ok: bool = False) -> Any:
@@ -134,22 +132,14 @@ def start_merge_job() -> Response:
         raise ServiceUnavailable("Redis", exc) from exc
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise ServiceUnavailable("SQS", exc) from exc
-    return json_response(accepted.model_dump(mode="json"), 202,
-                         {"Location": accepted.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
+    return job_answers.accepted(accepted, accepted.status_url)
 
 
 @merge_routes.route("/api/deer/merge-job/{job_id}", methods=["GET"])
 @requires(Role.VIEWER)
 @answers_problems
 def get_merge_job(job_id: str) -> Response:
-    try:
-        job = JobStore().get(job_id)
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis", exc) from exc
-    if job is None or job.type != requests.JOB_TYPE or not principal().sees(job.owner):
-        raise NotFound(f"no merge job {job_id} (unknown or expired)")
-    headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}
-    return json_response(requests.job_view(job), 200, headers)
+    return job_answers.job_status(job_id, requests.JOB_TYPE, requests.job_view, "merge job")
 
 
 # ------------------------------------------------------------------------------------------ OpenAPI

@@ -86,6 +86,21 @@ class Job(PublicJob):
         return self.status in TERMINAL
 
 
+class QueuedJobView(BaseModel):
+    """What GET answers for a job that makes no file (a backfill, a merge job)."""
+
+    job_id: str
+    status: JobStatus
+    progress: Progress
+    request: dict[str, Any]
+    owner: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    expires_at: datetime
+    error: str | None
+
+
 class JobNotFound(LookupError):
     pass
 

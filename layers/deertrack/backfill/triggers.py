@@ -4,7 +4,6 @@ its shards on the reid queue; the worker does the rest (gpu_batch/backfill_job.p
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,7 +12,7 @@ from deertrack import db
 from deertrack.auth import SCHEDULE_SERVICE
 from deertrack.backfill import runner, runs
 from deertrack.backfill.scope import BackfillScope, ScopeFields
-from deertrack.jobs import Job, JobStatus, JobStore, Progress, new_job_id
+from deertrack.jobs import Job, JobStatus, JobStore, QueuedJobView, new_job_id
 from deertrack.logs import logger
 from deertrack.settings import get_settings
 
@@ -80,17 +79,8 @@ class BackfillAccepted(BaseModel):
     threshold: float
 
 
-class BackfillJobView(BaseModel):
-    job_id: str
-    status: JobStatus
-    progress: Progress
-    request: dict[str, Any]
-    owner: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    expires_at: datetime
-    error: str | None
+class BackfillJobView(QueuedJobView):
+    """The status of a backfill job."""
 
 
 def status_url(job_id: str) -> str:

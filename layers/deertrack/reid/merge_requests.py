@@ -7,13 +7,12 @@ Redis like every job. Hand merges, undos and "not the same" answers run at once 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deertrack import db
-from deertrack.jobs import Job, JobStatus, JobStore, Progress, new_job_id
+from deertrack.jobs import Job, JobStatus, JobStore, QueuedJobView, new_job_id
 from deertrack.logs import logger
 from deertrack.messages import MergeJobMessage
 from deertrack.queues import send
@@ -67,18 +66,10 @@ class MergeJobAccepted(BaseModel):
     status_url: str
 
 
-class MergeJobView(BaseModel):
-    job_id: str
-    status: JobStatus
-    owner: str | None = None
-    progress: Progress
-    request: dict[str, Any]
+class MergeJobView(QueuedJobView):
+    """The status of a merge job; `result` is its summary once completed."""
+
     result: dict[str, Any] | None = None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    expires_at: datetime
-    error: str | None
 
 
 def status_url(job_id: str) -> str:
