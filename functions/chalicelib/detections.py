@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
-from pydantic import ValidationError
 
 from chalicelib.access import principal, requires
 from chalicelib.http_problems import (
@@ -18,6 +17,7 @@ from chalicelib.http_problems import (
     answers_problems,
     database,
     json_response,
+    parse_body,
     positive_id,
     problem_reply,
 )
@@ -25,7 +25,7 @@ from chalicelib.sqs_batches import process_records
 from deertrack import db, openapi
 from deertrack.auth import Role
 from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
-from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record, problems_of
+from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record
 from deertrack.ingest.store import store_records
 from deertrack.logs import logger
 from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
@@ -109,13 +109,7 @@ def get_detection(detection_id: str) -> Response:
 @answers_problems
 def patch_detection(detection_id: str) -> Response:
     number = positive_id(detection_id, "detection_id")
-    data = load_json(detection_routes.current_request.raw_body)
-    if not isinstance(data, dict):
-        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
-    try:
-        patch = DetectionPatch.model_validate(data)
-    except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
+    patch = parse_body(DetectionPatch, detection_routes.current_request.raw_body)
     with database() as con:
         changed = apply_patch(con, number, patch, actor=principal().user)
         view = catalog.detection_view(con, number)

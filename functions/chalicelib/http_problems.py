@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from deertrack import db, openapi
 from deertrack.ingest.schema import problems_of
 from deertrack.logs import logger
-from deertrack.problems import ApiProblem, Problem, ProblemBody, RequestInvalid, ServiceUnavailable
+from deertrack.problems import ApiProblem, Problem, ProblemBody, RequestInvalid, ServiceUnavailable, load_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -86,6 +86,18 @@ def positive_id(value: str, name: str) -> int:
     if number < 1:
         raise RequestInvalid([Problem(name, "positive_integer", f"{name} must be a positive integer, not {value!r}")])
     return number
+
+
+def parse_body(model: type[M], raw: bytes | str | None, empty_ok: bool = False) -> M:
+    """A JSON object body validated by a pydantic model (an empty body is `{}` when `empty_ok`)."""
+    blank = raw is None or not (raw if isinstance(raw, str) else raw.decode(errors="replace")).strip()
+    data = {} if empty_ok and blank else load_json(raw)
+    if not isinstance(data, dict):
+        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid(problems_of(exc, "")) from None
 
 
 def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:

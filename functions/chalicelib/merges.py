@@ -3,12 +3,9 @@ Logic: deertrack.reid.merges (PostgreSQL) and deertrack.reid.merge_requests (sch
 
 from __future__ import annotations
 
-from typing import Any
-
 import botocore.exceptions
 import redis
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import job_status as job_answers
 from chalicelib.access import principal, requires
@@ -18,29 +15,18 @@ from chalicelib.http_problems import (
     answers_problems,
     database,
     json_response,
+    parse_body,
     parse_query,
     positive_id,
     problem_reply,
 )
 from deertrack import openapi
 from deertrack.auth import Role
-from deertrack.ingest.schema import problems_of
-from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
+from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid, ServiceUnavailable
 from deertrack.reid import merge_requests as requests
 from deertrack.reid import merges
 
 merge_routes = Blueprint(__name__)
-
-
-def _body(model: type[BaseModel], raw: bytes | str | None, empty_ok: bool = False) -> Any:
-    data = {} if empty_ok and (raw is None or not str(raw if isinstance(raw, str) else raw.decode(
-        errors="replace")).strip()) else load_json(raw)
-    if not isinstance(data, dict):
-        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
 
 
 def _refused(exc: merges.MergeRefused) -> Conflict:
@@ -80,7 +66,7 @@ def list_merges() -> Response:
 @answers_problems
 def merge_deer(deer_id: str) -> Response:
     number = positive_id(deer_id, "deer_id")
-    request = _body(requests.MergeRequest, merge_routes.current_request.raw_body)
+    request = parse_body(requests.MergeRequest, merge_routes.current_request.raw_body)
     if request.into_deer_id == number:
         raise RequestInvalid([Problem("into_deer_id", "distinct", "into_deer_id must be another deer than deer_id")])
     with database() as con:
@@ -109,7 +95,7 @@ def undo_merge(merge_id: str) -> Response:
 @answers_problems
 def not_same(deer_id: str) -> Response:
     number = positive_id(deer_id, "deer_id")
-    request = _body(requests.NotSameRequest, merge_routes.current_request.raw_body)
+    request = parse_body(requests.NotSameRequest, merge_routes.current_request.raw_body)
     if request.other_deer_id == number:
         raise RequestInvalid([Problem("other_deer_id", "distinct", "other_deer_id must be another deer than deer_id")])
     with database() as con:
@@ -125,7 +111,7 @@ def not_same(deer_id: str) -> Response:
 @requires(Role.ADMIN)
 @answers_problems
 def start_merge_job() -> Response:
-    request = _body(requests.MergeJobRequest, merge_routes.current_request.raw_body, empty_ok=True)
+    request = parse_body(requests.MergeJobRequest, merge_routes.current_request.raw_body, empty_ok=True)
     try:
         accepted = requests.start_merge_job(request, owner=principal().user)
     except redis.RedisError as exc:
