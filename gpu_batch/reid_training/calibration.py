@@ -5,7 +5,9 @@ their populations the production pipeline is replayed from an empty gallery (eva
 then the merge job's rule, evaluation.merged), over a grid of re-ID thresholds and auto-merge
 thresholds. Among the settings whose mean open-set geometric mean is within 0.02 of the best, the
 one whose deer count is nearest the true number of individuals wins (split animals are what a
-reviewer has to merge by hand). The merge-suggestion threshold is the lowest pair score at which at least half of
+reviewer has to merge by hand). The crop gate (deertrack/reid/crop_quality.py: which crops are too
+poor to found a new deer) is then chosen by the same rule over a grid of overlap and edge limits,
+at those thresholds. The merge-suggestion threshold is the lowest pair score at which at least half of
 the suggested pairs are truly one animal. Scores also get a probability of "same individual" by
 isotonic regression (pool-adjacent-violators) on cosines of detection pairs from different
 sightings, as wildlife-tools calibrates similarity.
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deertrack.reid import evaluation, merging
+from deertrack.reid.crop_quality import CropGate
 from gpu_batch.reid_training.crops import LabelledCrops
 
 REID_GRID = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))
@@ -29,6 +32,9 @@ ACCURACY_TOLERANCE = 0.02
 #: Merge thresholds are replayed at the re-ID thresholds within this much of the best geometric mean.
 MERGE_SEARCH = 0.05
 MERGE_GRID = tuple(round(0.55 + 0.05 * i, 2) for i in range(7))
+#: Crop gates tried: overlap limits (1.0: off) x edge margins (0.0: off).
+OVERLAP_GRID = (0.2, 0.3, 0.4, 0.5, 1.0)
+EDGE_GRID = (0.0, 0.01, 0.02, 0.03)
 
 
 @dataclass
@@ -37,6 +43,8 @@ class Calibration:
     merge_auto_threshold: float
     merge_suggest_threshold: float
     auto_merge: bool
+    crop_max_overlap: float
+    crop_edge_margin: float
     populations: list[str]
     individuals: int
     detections: int
@@ -46,6 +54,24 @@ class Calibration:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def gate(self) -> CropGate:
+        return CropGate(self.crop_max_overlap, self.crop_edge_margin)
+
+    def summary(self) -> str:
+        """One line for a person: the thresholds and the crop gate."""
+        return (f"thresholds: re-ID {self.reid_threshold:.2f}, merge suggestion {self.merge_suggest_threshold:.3f}, "
+                f"auto-merge {self.merge_auto_threshold:.3f} ({'on' if self.auto_merge else 'off'}); crop gate: "
+                f"{'off' if self.gate.off else f'more than {self.crop_max_overlap:.0%} covered or within '}"
+                f"{'' if self.gate.off else f'{self.crop_edge_margin:.0%} of the edge founds no deer'}")
+
+    def thresholds(self) -> dict[str, Any]:
+        """The model card's `thresholds` (deertrack/reid/model_card.py reads them)."""
+        return {"reid_threshold": self.reid_threshold, "merge_suggest_threshold": self.merge_suggest_threshold,
+                "merge_auto_threshold": self.merge_auto_threshold, "auto_merge": self.auto_merge,
+                "crop_max_overlap": self.crop_max_overlap, "crop_edge_margin": self.crop_edge_margin,
+                "chosen_on": "calibration individuals only (see data.calibration)"}
 
 
 def _mean(values: list[float]) -> float:
@@ -183,17 +209,47 @@ def calibrate(data: LabelledCrops, embeddings: np.ndarray, reid_grid: tuple[floa
                                      key=lambda o: (o[1], o[0]))
     auto = merge is not None
     auto_threshold = merge if merge is not None else max(merge_grid)
-    pairs = [p for n in populations for p in _pair_precision(labelled[n], assigned[threshold][n], merge)]
+    gate, gated = _choose_gate(labelled, populations, threshold, merge, sweep, progress)
+    assigned_at = {n: gated[n] for n in populations}
+    pairs = [p for n in populations for p in _pair_precision(labelled[n], assigned_at[n], merge)]
     suggest = suggestion_threshold(pairs, auto_threshold)
     chosen = {}
     for n in populations:
-        e = figures(evaluation.merged(labelled[n], assigned[threshold][n], merge), n, threshold)
+        e = figures(evaluation.merged(labelled[n], assigned_at[n], merge), n, threshold)
         chosen[n] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in e.as_dict().items()}
     pair_scores, same = _pair_sample(data, embeddings)
     return Calibration(
         reid_threshold=float(threshold), merge_auto_threshold=float(auto_threshold),
         merge_suggest_threshold=float(min(suggest, auto_threshold)), auto_merge=auto,
+        crop_max_overlap=gate.max_overlap, crop_edge_margin=gate.edge_margin,
         populations=sorted(populations), individuals=sum(individuals.values()), detections=len(data),
         figures=chosen, sweep=sweep, probability=isotonic(pair_scores, same.astype(np.float64)),
     )
 
+
+
+def _choose_gate(labelled: dict[str, list[evaluation.Labelled]], populations: dict[str, Any], threshold: float,
+                 merge: float | None, sweep: list[dict[str, Any]],
+                 progress: Any = None) -> tuple[CropGate, dict[str, evaluation.Assigned]]:
+    """The crop gate, by the thresholds' rule (within ACCURACY_TOLERANCE of the best geometric mean, the
+    deer count nearest the truth), at the chosen thresholds; with each population's replay under it."""
+    options = []
+    for overlap in OVERLAP_GRID:
+        for edge in EDGE_GRID:
+            gate = CropGate(overlap, edge)
+            assigned = {n: evaluation.assign(labelled[n], threshold, gate) for n in populations}
+            results = [evaluation.score(labelled[n], (r := evaluation.merged(labelled[n], assigned[n], merge)).deer_of,
+                                        threshold, r.merges, r.created) for n in populations]
+            gm = round(_mean([e.geometric_mean for e in results]), 4)
+            off = round(_mean([abs(e.deer - e.individuals) for e in results]), 1)
+            review = round(_mean([e.left_for_review for e in results]), 1)
+            sweep.append({"reid_threshold": threshold, "merge_threshold": merge, "crop_max_overlap": overlap,
+                          "crop_edge_margin": edge, "geometric_mean": gm, "deer_off": off,
+                          "left_for_review": review})
+            options.append((gm, -off, -review, gate, assigned))
+        if progress:
+            progress(f"crop gate, overlap limit {overlap:.0%}: best geometric mean "
+                     f"{max(o[0] for o in options if o[3].max_overlap == overlap):.3f}")
+    top = max(o[0] for o in options)
+    best = max((o for o in options if o[0] >= top - ACCURACY_TOLERANCE), key=lambda o: (o[1], o[0], o[2]))
+    return best[3], best[4]

@@ -25,6 +25,10 @@ NOT_FOR = (
 )
 
 
+CALIBRATION_METHOD = ("replay of re-ID + merges over a threshold grid, then of the crop gate over an overlap x edge "
+                      "grid; isotonic P(same) on pair cosines")
+
+
 def describe(data: LabelledCrops, seeds: list[int] | None, sources: list[str]) -> dict[str, Any]:
     return {"individuals": len(data.individual_keys), "detections": len(data), "seeds": seeds or [],
             "sources": sources, "populations": sorted(set(data.populations))}
@@ -50,12 +54,8 @@ def build_card(*, name: str, config: TrainConfig, result: TrainResult, model: De
                      "python": platform.python_version()},
         "augmentations": list(AUGMENTATIONS),
         "data": {"training": training, "calibration": calibration_data, "holdout": holdout_data},
-        "thresholds": {"reid_threshold": calibration.reid_threshold,
-                       "merge_suggest_threshold": calibration.merge_suggest_threshold,
-                       "merge_auto_threshold": calibration.merge_auto_threshold,
-                       "auto_merge": calibration.auto_merge,
-                       "chosen_on": "calibration individuals only (see data.calibration)"},
-        "calibration": {"method": "replay of re-ID + merges over a threshold grid; isotonic P(same) on pair cosines",
+        "thresholds": calibration.thresholds(),
+        "calibration": {"method": CALIBRATION_METHOD,
                         "figures": calibration.figures, "score_to_probability": calibration.probability,
                         "sweep": calibration.sweep},
         "holdout": holdout,

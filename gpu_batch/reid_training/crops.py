@@ -21,6 +21,7 @@ from PIL import Image
 from deertrack.reid import crops as cropping
 from deertrack.reid.bursts import Pending
 from deertrack.reid.classes import class_sql
+from deertrack.reid.crop_quality import CropGeometry, load_geometries
 from deertrack.reid.evaluation import Labelled
 
 
@@ -34,6 +35,12 @@ class LabelledCrops:
     location_ids: np.ndarray  # int64
     captured_at: tuple[datetime, ...]
     classifications: tuple[str, ...]  # the class re-ID's sex rule trusts (deertrack.reid.classes)
+    #: each box among the other boxes of its photo (deertrack.reid.crop_quality); None: not measured
+    geometries: tuple[CropGeometry | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.geometries:
+            object.__setattr__(self, "geometries", tuple(None for _ in range(len(self))))
 
     def __len__(self) -> int:
         return int(self.pixels.shape[0])
@@ -54,6 +61,7 @@ class LabelledCrops:
             image_ids=self.image_ids[rows], location_ids=self.location_ids[rows],
             captured_at=tuple(self.captured_at[i] for i in rows),
             classifications=tuple(self.classifications[i] for i in rows),
+            geometries=tuple(self.geometries[i] for i in rows),
         )
 
     def of_individuals(self, keys: set[str]) -> LabelledCrops:
@@ -73,7 +81,8 @@ class LabelledCrops:
         """The crops as a replay sees them, in time order, with their embeddings."""
         items = [
             Labelled(Pending(int(self.detection_ids[i]), int(self.image_ids[i]), int(self.location_ids[i]),
-                             self.captured_at[i], self.classifications[i], embeddings[i]), self.individuals[i])
+                             self.captured_at[i], self.classifications[i], embeddings[i], self.geometries[i]),
+                     self.individuals[i])
             for i in range(len(self))
         ]
         return sorted(items, key=lambda item: (item.detection.captured_at, item.detection.detection_id))
@@ -90,6 +99,7 @@ class LabelledCrops:
             location_ids=np.concatenate([p.location_ids for p in parts]),
             captured_at=tuple(t for p in parts for t in p.captured_at),
             classifications=tuple(c for p in parts for c in p.classifications),
+            geometries=tuple(g for p in parts for g in p.geometries),
         )
 
 
@@ -141,6 +151,7 @@ def from_database(con: pg8000.native.Connection, input_size: tuple[int, int], *,
             if crop.image is not None:
                 pixels.append(resize_crop(crop.image, input_size))
                 kept.append(row)
+    geometry = load_geometries(con, [r["id"] for r in kept])
     height, width = input_size
     return LabelledCrops(
         pixels=np.stack(pixels) if pixels else np.zeros((0, height, width, 3), np.uint8),
@@ -151,4 +162,5 @@ def from_database(con: pg8000.native.Connection, input_size: tuple[int, int], *,
         location_ids=np.array([r["location_id"] for r in kept], dtype=np.int64),
         captured_at=tuple(r["captured_at"] for r in kept),
         classifications=tuple(r["classification"] for r in kept),
+        geometries=tuple(geometry.get(r["id"]) for r in kept),
     )

@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image
 
 from deertrack.reid.classes import effective_class
+from deertrack.reid.crop_quality import CropGeometry, measure_photo
 from gpu_batch.reid_training.crops import LabelledCrops, resize_crop
-from infra.demo.dataset import generate_dataset
+from infra.demo.dataset import DemoDataset, generate_dataset
 from infra.demo.images import encode_jpeg, render_image
 
 
@@ -55,6 +56,7 @@ def population_crops(seed: int, input_size: tuple[int, int], workers: int | None
         if indexes:
             pixels[np.asarray(indexes)] = block
     pixels = pixels[[d.index for d in dets]]
+    geometry = detection_geometries(data)
     return LabelledCrops(
         pixels=pixels,
         individuals=tuple(f"synthetic:{seed}:{data.individuals[d.individual].key}" for d in dets),
@@ -64,7 +66,17 @@ def population_crops(seed: int, input_size: tuple[int, int], workers: int | None
         location_ids=np.array([data.images[d.image].location + 1 for d in dets], dtype=np.int64),
         captured_at=tuple(data.images[d.image].captured_at for d in dets),
         classifications=tuple(effective_class(d.classification, d.confidence) for d in dets),
+        geometries=tuple(geometry[d.index] for d in dets),
     )
+
+
+def detection_geometries(data: DemoDataset) -> dict[int, CropGeometry]:
+    """Each detection's box among the other boxes of its picture (by detection index)."""
+    out: dict[int, CropGeometry] = {}
+    for image in data.images:
+        boxes = {det.index: det.bbox for det in data.detections_by_image[image.index]}
+        out.update(measure_photo(boxes, (image.width, image.height)))
+    return out
 
 
 def populations(seeds: Sequence[int], input_size: tuple[int, int],

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deertrack.reid.crop_quality import CropGate
 from deertrack.reid.model_card import thresholds_for
 
 #: The default re-identification threshold (cosine similarity) and merge thresholds: those of the
@@ -83,6 +84,10 @@ class Settings(BaseSettings):
     reid_top_k: int = Field(3, ge=1, le=256)
     #: Detector classes less confident than this count as `unknown` for the re-ID sex rule (reid/classes.py).
     reid_class_min_confidence: float = Field(0.75, ge=0.0, le=1.0)
+    #: A track that matches no deer founds none when most of its crops are covered by another box more
+    #: than this, or lie nearer a side of the picture than this fraction of it (reid/crop_quality.py).
+    reid_crop_max_overlap: float | None = Field(None, ge=0.0, le=1.0)
+    reid_crop_edge_margin: float | None = Field(None, ge=0.0, le=0.5)
     #: When the nightly backfill re-scores detections (EventBridge rate(...) / cron(...), UTC); the
     #: default is template.yaml's BackfillSchedule default.
     backfill_schedule: str = Field(DEFAULT_BACKFILL_SCHEDULE, pattern=r"^(rate|cron)\(.+\)$")
@@ -110,7 +115,17 @@ class Settings(BaseSettings):
             self.reid_merge_auto_threshold = defaults.merge_auto_threshold
         if self.reid_auto_merge is None:
             self.reid_auto_merge = defaults.auto_merge
+        if self.reid_crop_max_overlap is None:
+            self.reid_crop_max_overlap = defaults.crop_max_overlap
+        if self.reid_crop_edge_margin is None:
+            self.reid_crop_edge_margin = defaults.crop_edge_margin
         return self
+
+    @property
+    def crop_gate(self) -> CropGate:
+        """Which crops are too poor to found a new deer (reid/crop_quality.py)."""
+        assert self.reid_crop_max_overlap is not None and self.reid_crop_edge_margin is not None
+        return CropGate(self.reid_crop_max_overlap, self.reid_crop_edge_margin)
 
     @model_validator(mode="after")
     def _default_resource_names(self) -> Settings:

@@ -20,10 +20,11 @@ from tests.reid_helpers import run_reid_queue
 pytestmark = pytest.mark.e2e
 
 
-def _partition(deer_of: dict[int, int]) -> set[frozenset[int]]:
+def _partition(deer_of: dict[int, int | None]) -> set[frozenset[int]]:
     groups: dict[int, set[int]] = {}
     for detection, deer in deer_of.items():
-        groups.setdefault(deer, set()).add(detection)
+        if deer is not None:
+            groups.setdefault(deer, set()).add(detection)
     return {frozenset(g) for g in groups.values()}
 
 
@@ -43,18 +44,21 @@ def test_the_demo_assignments_are_the_workers(stack, capsys) -> None:
         assert con.run("SELECT count(*) FROM detections WHERE reid_status = 'pending'")[0][0] == 0
         assert con.run("SELECT count(*) FROM detections WHERE reid_note LIKE 'demo%'")[0][0] == 0
         stored = dict(con.run("SELECT id, deer_id FROM detections WHERE deer_id IS NOT NULL"))
+        review = {r[0] for r in con.run("SELECT id FROM detections WHERE reid_status = 'needs_review'")}
         names = {r[0] for r in con.run("SELECT name FROM deer")}
         labelled, computed, _ = evaluation.load_labelled(con, current_embedder())
     assert all(name.startswith("Deer-") for name in names)  # named by re-ID, not after the truth
     assert computed == 0  # every embedding is the worker's own
     settings = get_settings()
     merge = settings.reid_merge_auto_threshold if settings.reid_auto_merge else None
-    replay = evaluation.replay(labelled, settings.reid_threshold, merge)
+    replay = evaluation.replay(labelled, settings.reid_threshold, merge, settings.crop_gate)
     assert replay.merges == merged["merged"]
     assert _partition(replay.deer_of) == _partition(stored)
+    assert {d for d, deer in replay.deer_of.items() if deer is None} == review
 
     assert main(["reid", "evaluate", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["evaluation"]
     expected = evaluation.score(labelled, replay.deer_of, settings.reid_threshold, replay.merges, replay.created)
     assert figures["geometric_mean"] == pytest.approx(expected.geometric_mean)
     assert figures["deer"] == len(_partition(stored)) and figures["merges"] == merged["merged"]
+    assert figures["left_for_review"] == len(review)

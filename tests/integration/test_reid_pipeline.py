@@ -259,3 +259,36 @@ def test_small_crop_is_skipped_and_missing_image_fails_with_reason(api, embedder
     assert small["reid_status"] == "skipped" and "smaller than the minimum 16 px" in small["reid_note"]
     assert missing["reid_status"] == "failed" and "does not exist" in missing["reid_note"]
     assert small["deer_id"] is None and missing["deer_id"] is None
+
+
+def test_a_covered_crop_that_matches_no_deer_is_left_for_review_not_made_a_deer(api, embedder, monkeypatch) -> None:
+    _set_threshold(monkeypatch, 0.9999)
+    monkeypatch.setenv("REID_CROP_MAX_OVERLAP", "0.3")
+    monkeypatch.setenv("REID_CROP_EDGE_MARGIN", "0")
+    reset_caches()
+    add_location("C1")
+    data, box = deer_photo(0, seed=1)
+    put_image("cover/a.jpg", data)
+    x, y, w, h = box
+    rec = record("cover/a.jpg", at(0), "C1", box)
+    # a second animal's box lying mostly across the first: 100% of it is covered, it covers little of the first
+    rec["boxes"].append({"x": x + 10, "y": y + 10, "width": w // 3, "height": h // 2, "confidence": 0.9,
+                         "classification": "unknown"})
+    _ingest(api, [rec])
+    message = receive(get_settings().reid_queue_name, wait_seconds=0)[0]
+    from gpu_batch.reid_worker import process_one_message
+
+    process_one_message(message, embedder=embedder)
+    whole, covered = _detections()
+    assert whole["reid_status"] == "new_deer" and whole["deer_id"] is not None
+    assert covered["reid_status"] == "needs_review" and covered["deer_id"] is None
+    assert f"crop too poor to found a new deer: 100% of its box is covered by detection {whole['id']}" \
+        in covered["reid_note"]
+    with db.connection() as con:
+        assert con.run("SELECT count(*) FROM deer")[0][0] == 1
+        assert _score_rows(con, covered["id"]) == 1  # scored against the one deer, matched to none
+        # a person decides it; a redelivered batch changes nothing
+        before = db.rows_as_dicts(con, "SELECT id, reid_status, deer_id, reid_note FROM detections ORDER BY id")
+    process_one_message(message, embedder=embedder)  # SQS delivered it a second time
+    with db.connection() as con:
+        assert db.rows_as_dicts(con, "SELECT id, reid_status, deer_id, reid_note FROM detections ORDER BY id") == before

@@ -69,6 +69,10 @@ def print_calibration() -> None:
           f"auto-merge {t['merge_auto_threshold']:.3f} ({'on' if t['auto_merge'] else 'off'}); in use: "
           f"{settings.reid_threshold:.2f}, {settings.reid_merge_suggest_threshold:.3f}, "
           f"{settings.reid_merge_auto_threshold:.3f} ({'on' if settings.reid_auto_merge else 'off'})")
+    gate = settings.crop_gate
+    print(f"  crop gate (a crop that matches no deer founds none when covered more than / nearer the edge than): "
+          f"card {float(t.get('crop_max_overlap', 1.0)):.0%} / {float(t.get('crop_edge_margin', 0.0)):.0%}; "
+          f"in use {gate.max_overlap:.0%} / {gate.edge_margin:.0%}{' (off)' if gate.off else ''}")
     knots = card["calibration"].get("score_to_probability") or []
     if knots:
         print("  P(same individual | cosine of two sightings), isotonic:")

@@ -89,7 +89,8 @@ def calibrate_and_hold_out(model, calibration_set, holdout_set, config, say):  #
         out = {}
         for name, crops in holdout_set.by_population().items():
             rows = [i for i, p in enumerate(holdout_set.populations) if p == name]
-            e = evaluation.evaluate(crops.labelled(embeddings[rows]), calibration.reid_threshold, merge)
+            e = evaluation.evaluate(crops.labelled(embeddings[rows]), calibration.reid_threshold, merge,
+                                    calibration.gate)
             out[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in e.as_dict().items()}
         return out
 
@@ -160,9 +161,7 @@ def run(args: argparse.Namespace) -> int:
     baseline = np.mean([f["geometric_mean"] for f in holdout["untrained_same_architecture"].values()])
     print(f"trained in {result.seconds:.0f} s on {result.device}; held-out geometric mean {trained:.3f} "
           f"(untrained net: {baseline:.3f})")
-    print(f"thresholds: re-ID {calibration.reid_threshold:.2f}, "
-          f"merge suggestion {calibration.merge_suggest_threshold:.3f}, "
-          f"auto-merge {calibration.merge_auto_threshold:.3f} ({'on' if calibration.auto_merge else 'off'})")
+    print(calibration.summary())
     print(f"wrote {model_file} ({model_file.stat().st_size / 1e6:.1f} MB) and {card_file}")
     print(f"use it: REID_MODEL_URI={model_file}")
     return 0
@@ -185,7 +184,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     import torch
 
     from deertrack.reid.model_card import card_path, load_card
-    from gpu_batch.reid_training.card import describe
+    from gpu_batch.reid_training.card import CALIBRATION_METHOD, describe
     from gpu_batch.reid_training.loop import TrainConfig
     from infra.demo.crops import populations
 
@@ -210,19 +209,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     sources = card["data"]["calibration"].get("sources", [])
     card["data"]["calibration"] = describe(calibration_set, seeds, sources)
     card["data"]["holdout"] = describe(holdout_set, holdout_seeds, sources)
-    card["thresholds"] = {"reid_threshold": calibration.reid_threshold,
-                          "merge_suggest_threshold": calibration.merge_suggest_threshold,
-                          "merge_auto_threshold": calibration.merge_auto_threshold,
-                          "auto_merge": calibration.auto_merge,
-                          "chosen_on": "calibration individuals only (see data.calibration)"}
-    card["calibration"].update({"figures": calibration.figures, "score_to_probability": calibration.probability,
+    card["thresholds"] = calibration.thresholds()
+    card["calibration"].update({"method": CALIBRATION_METHOD, "figures": calibration.figures,
+                                "score_to_probability": calibration.probability,
                                 "sweep": calibration.sweep})
     card["holdout"] = holdout
     card.setdefault("recalibrated", []).append(f"deertrack reid calibrate {args.model}")
     card_file.write_text(json.dumps(card, indent=2) + "\n")
     gm = sum(f["geometric_mean"] for f in holdout["trained"].values()) / len(holdout["trained"])
-    print(f"thresholds: re-ID {calibration.reid_threshold:.2f}, merge suggestion "
-          f"{calibration.merge_suggest_threshold:.3f}, auto-merge {calibration.merge_auto_threshold:.3f} "
-          f"({'on' if calibration.auto_merge else 'off'}); held-out geometric mean {gm:.3f}")
+    print(f"{calibration.summary()}; held-out geometric mean {gm:.3f}")
     print(f"rewrote {card_file}")
     return 0

@@ -21,6 +21,7 @@ from deertrack.db import transaction
 from deertrack.logs import logger
 from deertrack.reid.bursts import BURST_SECONDS, Linked, Pending
 from deertrack.reid.classes import class_sql
+from deertrack.reid.crop_quality import NEEDS_REVIEW, NO_GATE, CropGate
 from deertrack.reid.gallery import Gallery, exemplars_to_bytes, load_gallery
 from deertrack.reid.matching import BatchOutcome, match_batch
 from deertrack.reid.score_log import replace_scores
@@ -28,7 +29,8 @@ from deertrack.reid.vectors import from_bytes, to_bytes
 
 #: pg_advisory_xact_lock key held while the gallery is read and changed ("deerreid" in ASCII).
 GALLERY_LOCK_KEY = 0x6465657272656964
-#: Statuses a detection is (re-)identified from; 'assigned', 'new_deer' and 'skipped' are final.
+#: Statuses a detection is (re-)identified from; 'assigned', 'new_deer', 'needs_review' and 'skipped' are
+#: final (a person decides a 'needs_review' one).
 OPEN_STATUSES = ("pending", "failed")
 DEER_NAME_PREFIX = "Deer-"
 
@@ -37,6 +39,7 @@ DEER_NAME_PREFIX = "Deer-"
 class CommitResult:
     assigned: list[int] = field(default_factory=list)
     new_deer: list[int] = field(default_factory=list)  # detection ids that created a deer
+    needs_review: list[int] = field(default_factory=list)  # matched no deer, crop too poor to found one
     created_deer: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
@@ -169,7 +172,7 @@ def _write_deer(con: pg8000.native.Connection, outcome: BatchOutcome, gallery: G
 def commit_batch(
     con: pg8000.native.Connection, pending: Sequence[Pending], *, threshold: float, model_name: str,
     skipped: Mapping[int, str] | None = None, failed: Mapping[int, str] | None = None,
-    burst_seconds: float = BURST_SECONDS, batch_id: str | None = None,
+    burst_seconds: float = BURST_SECONDS, batch_id: str | None = None, gate: CropGate = NO_GATE,
 ) -> CommitResult:
     """Re-identify `pending` (embedded) and record `skipped` / `failed` ones, all in one transaction."""
     skipped, failed = dict(skipped or {}), dict(failed or {})
@@ -204,7 +207,7 @@ def commit_batch(
             result.created_deer.append(deer_id)
             return deer_id
 
-        outcome = match_batch(pending, gallery, threshold, new_deer, linked, burst_seconds)
+        outcome = match_batch(pending, gallery, threshold, new_deer, linked, burst_seconds, gate=gate)
         _write_assignments(con, outcome, {p.detection_id: p.embedding for p in pending}, model_name)
         write_statuses(con, skipped, "skipped")
         write_statuses(con, failed, "failed")
@@ -212,11 +215,13 @@ def commit_batch(
         written_ids = [p.detection_id for p in pending] + list(skipped) + list(failed)
         result.score_rows = replace_scores(con, written_ids, outcome.score_block(threshold))
     for a in outcome.assignments:
-        (result.assigned if a.status == "assigned" else result.new_deer).append(a.detection_id)
+        {"assigned": result.assigned, "new_deer": result.new_deer,
+         NEEDS_REVIEW: result.needs_review}[a.status].append(a.detection_id)
     result.skipped, result.failed = list(skipped), list(failed)
     logger.info(
         "re-ID batch committed",
         extra={"batch_id": batch_id, "assigned": len(result.assigned), "new_deer": len(result.new_deer),
+               "needs_review": len(result.needs_review),
                "created_deer": result.created_deer, "skipped": result.skipped, "failed": result.failed,
                "already_done": len(result.already_done), "score_rows": result.score_rows,
                "gallery_size": len(gallery)},

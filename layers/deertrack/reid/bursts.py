@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from deertrack.reid.crop_quality import CropGeometry
 from deertrack.reid.scoring import UNKNOWN, sex_match
 
 BURST_SECONDS = 5.0
@@ -34,6 +35,7 @@ class Pending:
     captured_at: datetime
     classification: str
     embedding: np.ndarray
+    geometry: CropGeometry | None = None  # its box among the photo's others (crop_quality.py); None: not measured
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from deertrack.reid import scoring
 from deertrack.reid.bursts import BURST_SECONDS, Linked, Pending, form_tracks
+from deertrack.reid.crop_quality import NEEDS_REVIEW, NO_GATE, CropGate
 from deertrack.reid.gallery import Gallery, mean_profile
 from deertrack.reid.score_log import ScoreBlock
 
@@ -25,9 +26,9 @@ NewDeer = Callable[[str, np.ndarray, int, datetime, datetime], int]
 @dataclass(frozen=True)
 class Assignment:
     detection_id: int
-    deer_id: int
+    deer_id: int | None  # None: left for review (crop_quality.NEEDS_REVIEW)
     burst_group: str
-    status: str  # 'assigned' | 'new_deer'
+    status: str  # 'assigned' | 'new_deer' | 'needs_review'
     note: str
     best_score: float | None
 
@@ -66,8 +67,12 @@ class BatchOutcome:
 def match_batch(
     pending: Sequence[Pending], gallery: Gallery, threshold: float, new_deer: NewDeer,
     linked: Sequence[Linked] = (), burst_seconds: float = BURST_SECONDS, log_scores: bool = True,
+    gate: CropGate = NO_GATE,
 ) -> BatchOutcome:
-    """Assign every pending detection; updates `gallery` in place (profiles, new deer)."""
+    """Assign every pending detection; updates `gallery` in place (profiles, new deer).
+
+    A track that matches no deer founds a new one, unless most of its crops are too poor for that
+    (`gate`, crop_quality.py): then its detections are left `needs_review`, with no deer."""
     outcome = BatchOutcome()
     for track in form_tracks(pending, linked, burst_seconds):
         members = track.members
@@ -93,27 +98,32 @@ def match_batch(
                 status = "assigned"
                 note = f"score {decision.score:.4f} >= threshold {scoring.round_threshold(threshold):.4f}"
             else:
-                status = "new_deer"
+                poor = [r for r in (gate.reason(mm.geometry) for mm in members) if r is not None]
+                status = NEEDS_REVIEW if 2 * len(poor) > len(members) else "new_deer"
                 note = (
                     "no deer in the gallery" if m == 0 else
                     f"no eligible deer of sex {scoring.consensus_sex(classes)}" if decision.index is None else
                     f"best score {decision.score:.4f} < threshold {scoring.round_threshold(threshold):.4f}"
                 )
+                if status == NEEDS_REVIEW:
+                    note += f"; crop too poor to found a new deer: {poor[0]}"
         times = [mm.captured_at for mm in members]
-        if index is not None and status == "assigned":
+        deer_id: int | None = None
+        assigned_column = -1
+        if status == "assigned" and index is not None:
             deer_id = gallery.deer_ids[index]
             gallery.update(index, embeddings, ids)
             assigned_column = index
-        else:
+        elif status == "new_deer":
             sex = scoring.consensus_sex(classes)
             profile = mean_profile(embeddings)
             deer_id = new_deer(sex, profile, len(members), min(times), max(times))
             gallery.add(deer_id, sex, profile, len(members), embeddings, ids)
-            assigned_column = -1
-        change = outcome.deer.get(deer_id)
-        if change is None:
-            change = outcome.deer[deer_id] = DeerChange(deer_id, created=status == "new_deer")
-        change.see(times)
+        if deer_id is not None:
+            change = outcome.deer.get(deer_id)
+            if change is None:
+                change = outcome.deer[deer_id] = DeerChange(deer_id, created=status == "new_deer")
+            change.see(times)
         if len(members) > 1:
             note += f"; burst of {len(members)}"
         for member in members:

@@ -27,6 +27,9 @@ class Thresholds:
     merge_auto_threshold: float
     auto_merge: bool
     source: str  # which card (or built-in default) they come from
+    #: crop_quality.CropGate: crops past these found no new deer (1.0 and 0.0: the gate is off)
+    crop_max_overlap: float = 1.0
+    crop_edge_margin: float = 0.0
 
 
 #: The built-in embedder's thresholds (`deertrack reid evaluate --sweep` on the demo data; it is weak).
@@ -73,7 +76,8 @@ def thresholds_for(uri: str | None) -> Thresholds:
     card, where = found
     t = card["thresholds"]
     return Thresholds(float(t["reid_threshold"]), float(t["merge_suggest_threshold"]),
-                      float(t["merge_auto_threshold"]), bool(t["auto_merge"]), where)
+                      float(t["merge_auto_threshold"]), bool(t["auto_merge"]), where,
+                      float(t.get("crop_max_overlap", 1.0)), float(t.get("crop_edge_margin", 0.0)))
 
 
 def shipped_model_available() -> bool:

@@ -21,6 +21,7 @@ from deertrack.reid import crops
 from deertrack.reid.assignment import OPEN_STATUSES, CommitResult, commit_batch
 from deertrack.reid.bursts import Pending
 from deertrack.reid.classes import class_sql
+from deertrack.reid.crop_quality import load_geometries
 from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.vectors import from_bytes
 from deertrack.settings import get_settings
@@ -47,7 +48,8 @@ class ReidSummary:
     def as_log(self) -> dict[str, Any]:
         c = self.commit
         return {"requested": self.requested, "unknown_ids": self.unknown_ids, "embedded": self.embedded,
-                "assigned": len(c.assigned), "new_deer": len(c.new_deer), "skipped": len(c.skipped),
+                "assigned": len(c.assigned), "new_deer": len(c.new_deer), "needs_review": len(c.needs_review),
+                "skipped": len(c.skipped),
                 "failed": len(c.failed), "already_done": len(c.already_done), "score_rows": c.score_rows}
 
 
@@ -119,14 +121,15 @@ def reidentify(detection_ids: Sequence[int], *, embedder: Embedder | None = None
         todo = [r for r in open_rows if r["is_valid"]]
         embeddings, skipped, failed = embed_rows(todo, embedder)
         summary.embedded = len(embeddings)
+        geometry = load_geometries(con, [r["id"] for r in todo if r["id"] in embeddings])
         pending = [
             Pending(r["id"], r["image_id"], r["location_id"], r["captured_at"], r["classification"],
-                    embeddings[r["id"]])
+                    embeddings[r["id"]], geometry.get(r["id"]))
             for r in todo if r["id"] in embeddings
         ]
         summary.commit = commit_batch(
             con, pending, threshold=threshold, model_name=embedder.name, skipped={**skipped, **invalid},
-            failed=failed, batch_id=batch_id,
+            failed=failed, batch_id=batch_id, gate=get_settings().crop_gate,
         )
         summary.commit.already_done += [r["id"] for r in rows if r["reid_status"] not in OPEN_STATUSES]
     finally:

@@ -119,10 +119,12 @@ def _synthetic_labelled(seed: int, embedder) -> list:  # noqa: ANN001 - an Embed
     from deertrack.reid.bursts import Pending
     from deertrack.reid.classes import effective_class
     from deertrack.reid.evaluation import Labelled
+    from infra.demo.crops import detection_geometries
     from infra.demo.dataset import generate_dataset
     from infra.demo.images import encode_jpeg, render_image
 
     data = generate_dataset(seed)
+    geometry = detection_geometries(data)
     images, rows = [], []
     for image in data.images:
         picture = cropping.decode(encode_jpeg(render_image(data, image)))
@@ -134,7 +136,7 @@ def _synthetic_labelled(seed: int, embedder) -> list:  # noqa: ANN001 - an Embed
     vectors = embedder.embed(images)
     labelled = [
         Labelled(Pending(det.index + 1, image.index + 1, image.location + 1, image.captured_at,
-                         effective_class(det.classification, det.confidence), vector),
+                         effective_class(det.classification, det.confidence), vector, geometry[det.index]),
                  data.individuals[det.individual].key)
         for (det, image), vector in zip(rows, vectors, strict=True)
     ]
@@ -187,12 +189,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not labelled:
         raise CommandError("no detections with a known individual (detection_truth) to evaluate; "
                            "load the demo data first (`deertrack up --demo`)")
-    result = evaluation.evaluate(labelled, threshold, merge_threshold)
-    swept = evaluation.sweep(labelled, [round(0.30 + 0.02 * i, 2) for i in range(35)], merge_threshold) \
+    gate = settings.crop_gate
+    result = evaluation.evaluate(labelled, threshold, merge_threshold, gate)
+    swept = evaluation.sweep(labelled, [round(0.30 + 0.02 * i, 2) for i in range(35)], merge_threshold, gate) \
         if args.sweep else []
     best = max(swept, key=lambda e: (e.geometric_mean, e.top1)) if swept else None
     if args.json:
         print(json.dumps({"model": embedder.name, "data": what, "merge_threshold": merge_threshold,
+                          "crop_gate": {"max_overlap": gate.max_overlap, "edge_margin": gate.edge_margin},
                           "model_card_seeds": seeds, "evaluation": result.as_dict(),
                           "sweep": [e.as_dict() for e in swept], "best": best.as_dict() if best else None}, indent=2))
         return 0
@@ -200,6 +204,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
           f"{what} ({computed} embedded now, in memory; {unusable} without a usable crop left out)")
     merges = "no merges" if merge_threshold is None else f"then auto-merges at {merge_threshold:.4f}"
     print(f"replayed in time order from an empty gallery at threshold {threshold:.4f}, {merges}; stored data untouched")
+    print("crop gate: off" if gate.off else
+          f"crop gate: a track matching no deer founds none when its crops are mostly covered over "
+          f"{gate.max_overlap:.0%} by another box or within {gate.edge_margin:.0%} of the picture's edge")
     print(f"  top-1 accuracy            {result.top1:.3f}")
     print(f"  known individuals         {result.known_accuracy:.3f}  ({result.known} detections; "
           f"chance {result.chance_known:.3f})")
@@ -208,6 +215,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(f"  geometric mean            {result.geometric_mean:.3f}")
     print(f"  deer created              {result.deer_created}  (true individuals: {result.individuals})")
     print(f"  merges made               {result.merges}  (deer left: {result.deer})")
+    print(f"  left for review           {result.left_for_review}  (matched no deer; crop too poor to found one)")
     if seeds:
         print("  model card seeds          " + "; ".join(f"{role} {', '.join(map(str, v)) or '-'}"
                                                         for role, v in seeds.items()))
