@@ -37,6 +37,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 def reset_caches() -> None:
     """Drop every cached client so the next call reads the current environment."""
     from deertrack.aws import reset_clients
+    from deertrack.db import drop_reused
     from deertrack.queues import reset_queue_urls
     from deertrack.redis_client import reset_redis
     from deertrack.settings import reset_settings
@@ -45,6 +46,7 @@ def reset_caches() -> None:
     reset_clients()
     reset_redis()
     reset_queue_urls()
+    drop_reused()
 
 
 @dataclass

@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from chalicelib import job_status as job_answers
 from chalicelib.access import principal, requires
-from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
+from chalicelib.http_problems import (
+    ANY_CONTENT,
+    INVALID_REQUEST,
+    answers_problems,
+    database,
+    json_response,
+    problem_reply,
+)
 from deertrack import db, openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.auth import Role
@@ -77,11 +84,8 @@ def get_analysis() -> Response:
         except ValueError:
             raise RequestInvalid([Problem("threshold", "range", "threshold must be a number between 0 and 1")]) \
                 from None
-    try:
-        with db.connection() as con:
-            analysis = analyze(con, current_threshold=current)
-    except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
+    with database() as con:
+        analysis = analyze(con, current_threshold=current)
     return json_response(analysis.model_dump(mode="json"), 200)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pg8000.native
@@ -64,18 +64,12 @@ def answers_problems(view: Callable[..., Response]) -> Callable[..., Response]:
 
 @contextmanager
 def database() -> Iterator[pg8000.native.Connection]:
-    """A connection; PostgreSQL being down becomes a 503 answer."""
+    """The process's reused connection (db.reused); PostgreSQL down or lost becomes a 503 answer."""
     try:
-        con = db.connect()
+        with db.reused() as con:
+            yield con
     except db.DatabaseUnavailable as exc:
         raise ServiceUnavailable("PostgreSQL", exc) from exc
-    try:
-        yield con
-    except (pg8000.native.InterfaceError, OSError) as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
-    finally:
-        with suppress(Exception):  # closing a broken connection
-            con.close()
 
 
 def positive_id(value: str, name: str) -> int:

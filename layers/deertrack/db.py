@@ -1,12 +1,28 @@
-"""PostgreSQL access with pg8000: connections from DATABASE_URL, transactions, role/database creation."""
+"""PostgreSQL access with pg8000: connections from DATABASE_URL, transactions, role/database creation.
+
+Two ways to get a connection:
+
+* `connection()`: a new one, closed when the work ends (CLI commands, workers, migrations, tests);
+* `reused()`: the process keeps its connections between requests, as a warm Lambda container keeps
+  one between invocations. Opening a connection costs milliseconds (tens with a TLS handshake); the
+  lookups of a read route cost well under one. A kept connection is checked before it is handed
+  out and replaced when it broke while idle; one that breaks in use is dropped, never given back.
+
+TLS is decided by the URL's `sslmode` as libpq does (`disable`, `allow`/`prefer`: try and fall back,
+`require`: encrypted, `verify-ca`/`verify-full`: encrypted and verified against `sslrootcert`, or the
+system's CAs). Without one: off for a loopback host (the local stack), `prefer` elsewhere; in AWS
+the DATABASE_URL secret says `sslmode=require` (RDS).
+"""
 
 from __future__ import annotations
 
+import ssl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
 
@@ -24,24 +40,57 @@ class DatabaseAddress:
     host: str
     port: int
     database: str
+    sslmode: str | None = None  # None: off on loopback, "prefer" elsewhere (ssl_context)
+    sslrootcert: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> DatabaseAddress:
         parts = urlparse(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        sslmode = query.get("sslmode")
+        if sslmode is not None and sslmode not in SSL_MODES:
+            raise ValueError(f"DATABASE_URL: sslmode must be one of {', '.join(SSL_MODES)}, not {sslmode!r}")
         return cls(
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
             database=(parts.path or "/").lstrip("/") or "postgres",
+            sslmode=sslmode,
+            sslrootcert=query.get("sslrootcert"),
         )
 
     def url(self) -> str:
         auth = self.user if self.password is None else f"{self.user}:{self.password}"
-        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+        options = "&".join(f"{k}={v}" for k, v in (("sslmode", self.sslmode), ("sslrootcert", self.sslrootcert)) if v)
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}" + (f"?{options}" if options else "")
 
     def with_database(self, database: str) -> DatabaseAddress:
-        return DatabaseAddress(self.user, self.password, self.host, self.port, database)
+        return DatabaseAddress(self.user, self.password, self.host, self.port, database, self.sslmode,
+                               self.sslrootcert)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+    def ssl_context(self) -> ssl.SSLContext | bool | None:
+        """pg8000's ssl_context: False (no TLS), None (try TLS, fall back), or a context (TLS required)."""
+        mode = self.sslmode or ("disable" if self.loopback else "prefer")
+        if mode == "disable":
+            return False
+        if mode in ("allow", "prefer"):
+            return None
+        context = ssl.create_default_context(cafile=self.sslrootcert)
+        if mode == "require":
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif mode == "verify-ca":
+            context.check_hostname = False
+        return context
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 #: Socket timeout of a connection (seconds) unless the caller asks for another; None waits forever.
@@ -60,6 +109,7 @@ def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -
             database=address.database,
             timeout=timeout,
             application_name="deertrack",
+            ssl_context=address.ssl_context(),
         )
     except (OSError, pg8000.native.InterfaceError, pg8000.native.DatabaseError) as exc:
         raise DatabaseUnavailable(
@@ -78,6 +128,71 @@ def connection(url: str | None = None,
     finally:
         with suppress(Exception):  # e.g. the socket is unusable after a hard stop mid-COPY
             con.close()
+
+
+#: Connections a process keeps per database URL, idle, for `reused()`.
+MAX_IDLE = 4
+_idle: dict[str, list[pg8000.native.Connection]] = {}
+_idle_lock = threading.Lock()
+#: Errors after which a connection is dropped, not kept.
+BROKEN = (pg8000.native.InterfaceError, OSError)
+
+
+def _take(url: str) -> pg8000.native.Connection | None:
+    with _idle_lock:
+        idle = _idle.get(url)
+        return idle.pop() if idle else None
+
+
+def _keep(url: str, con: pg8000.native.Connection) -> None:
+    if getattr(con, "_transaction_status", b"I") != b"I":  # left inside a transaction: never hand that on
+        _close_quietly(con)
+        return
+    with _idle_lock:
+        idle = _idle.setdefault(url, [])
+        if len(idle) < MAX_IDLE:
+            idle.append(con)
+            return
+    _close_quietly(con)
+
+
+def _close_quietly(con: pg8000.native.Connection) -> None:
+    with suppress(Exception):  # already broken; nothing more to do
+        con.close()
+
+
+@contextmanager
+def reused(url: str | None = None) -> Iterator[pg8000.native.Connection]:
+    """A connection the process keeps between uses (autocommit). Raises DatabaseUnavailable when none can
+    be had, or when it breaks while in use (it is then dropped)."""
+    url = url or get_settings().database_url
+    con = _take(url)
+    if con is not None:
+        try:
+            con.run("SELECT 1")
+        except BROKEN + (pg8000.native.DatabaseError,):
+            _close_quietly(con)
+            con = None
+    if con is None:
+        con = connect(url)
+    try:
+        yield con
+    except BROKEN as exc:
+        _close_quietly(con)
+        raise DatabaseUnavailable(f"PostgreSQL connection lost: {exc}") from exc
+    except BaseException:  # an SQL error leaves an autocommit connection usable
+        _keep(url, con)
+        raise
+    _keep(url, con)
+
+
+def drop_reused() -> None:
+    """Close every kept connection (tests that switch databases; a process about to fork)."""
+    with _idle_lock:
+        connections = [c for idle in _idle.values() for c in idle]
+        _idle.clear()
+    for con in connections:
+        _close_quietly(con)
 
 
 @contextmanager

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     def _postgres_scheme(cls, value: str) -> str:
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must start with postgresql://")
+        from deertrack.db import DatabaseAddress  # db reads the settings: imported when they are checked
+
+        DatabaseAddress.parse(value)  # a bad sslmode is named here, at start
         return value
 
     @field_validator("redis_url")

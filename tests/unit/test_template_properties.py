@@ -171,7 +171,8 @@ def test_database_is_deer_tracking_owned_by_deertrack_with_a_secret_password(tem
     assert database["DBName"] == "deer_tracking" and database["MasterUsername"] == "deertrack"
     assert "{{resolve:secretsmanager:${DatabaseSecret}" in database["MasterUserPassword"]["Fn::Sub"]
     url = resources(template, "AWS::SecretsManager::Secret")["DatabaseUrlSecret"]["SecretString"]["Fn::Sub"]
-    assert url.startswith("postgresql://deertrack:{{resolve:secretsmanager:") and url.endswith("/deer_tracking")
+    assert url.startswith("postgresql://deertrack:{{resolve:secretsmanager:")
+    assert url.endswith("/deer_tracking?sslmode=require")  # RDS: always over TLS
     assert template["Resources"]["Database"]["DeletionPolicy"] == "Snapshot"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pg8000.native
 
 from deertrack import db
-from deertrack.exports import body, connections
+from deertrack.exports import body
 from deertrack.exports.schemas import (
     REQUEST_MODELS,
     DetectionFilters,
@@ -57,7 +57,7 @@ def validate_request(export_type: str, data: Any, *, today: date | None = None) 
     total: int | None = None
     if refs or (parsed is not None and not problems and isinstance(parsed, DetectionSelection)):
         try:
-            with connections.connection() as con:
+            with db.reused() as con:
                 problems += [p for field, kind, ids in refs if (p := _unknown(con, field, kind, ids))]
                 if not problems and isinstance(parsed, DetectionSelection):
                     total = count_detections(con, Selection.from_request(parsed))
