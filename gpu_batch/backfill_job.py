@@ -27,6 +27,7 @@ from deertrack.messages import BackfillShardMessage
 from deertrack.queues import Received, delete
 from deertrack.reid.vectors import DimensionMismatch
 from deertrack.settings import get_settings
+from gpu_batch.visibility import keep_visible
 
 #: Errors no redelivery can fix.
 PERMANENT = (DimensionMismatch,)
@@ -88,7 +89,8 @@ def process_backfill_message(received: Received, message: BackfillShardMessage, 
     queue_name = queue_name or get_settings().reid_queue_name
     log = {"message_id": received.message_id, "queue": queue_name, "receive_count": received.receive_count}
     try:
-        result = handle_backfill_shard(message, store)
+        with keep_visible(queue_name, received):
+            result = handle_backfill_shard(message, store)
     except PERMANENT as exc:
         logger.error("backfill shard failed for good; run and job marked failed",
                      extra={**log, "run_id": message.run_id, "shard": message.shard, "error": str(exc)})

@@ -6,7 +6,9 @@ For one message (`process_message`):
    redelivery never makes a second file or moves a status backwards.
 2. The job becomes `processing` (again, on a redelivery whose worker died) and is rendered into a
    temporary file (spooled: memory up to a few MiB, disk beyond) with cancellation checkpoints and
-   batched progress; each progress write is a heartbeat and extends the message's visibility.
+   batched progress (each progress write is the job's heartbeat). All the while the message is kept
+   invisible on a timer (visibility.py), so a killed worker's message is back within the queue's
+   short visibility timeout (60 s) and the next worker restarts the job.
 3. The file is streamed (multipart) to the exports bucket at `exports/{job_id}/{filename}`: one
    key per job, so a second attempt overwrites and never adds. The job becomes `completed` with
    filename, size and key; if it was cancelled meanwhile, the object is removed again.
@@ -41,6 +43,7 @@ from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
 from gpu_batch.job_run import CheckpointHook, ExportFailed, JobCancelled, JobRun
 from gpu_batch.queue_loop import StopSignal, consume
+from gpu_batch.visibility import keep_visible
 
 #: The rendered file stays in memory up to this size, then spills to a temporary file on disk.
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -78,7 +81,8 @@ class ExportWorker:
     # ------------------------------------------------------------------ one message
     def process_message(self, message: Received) -> Outcome:
         """Handle one received message and delete it when it is done with (see the module doc)."""
-        outcome = self._process(message)
+        with keep_visible(self.queue_name, message, export_failures.exports_queue_policy().visibility_timeout):
+            outcome = self._process(message)
         if outcome.consume:
             delete(self.queue_name, message.receipt_handle)
         else:
@@ -108,7 +112,7 @@ class ExportWorker:
         except (InvalidTransition, JobNotFound) as exc:
             return Outcome("skipped", True, job_id, str(exc))
 
-        run = JobRun(self.store, job_id, self.on_checkpoint, keep_message=lambda: self._keep(message))
+        run = JobRun(self.store, job_id, self.on_checkpoint)
         try:
             return self._render_and_store(job, parsed, run)
         except JobCancelled as exc:
@@ -189,14 +193,6 @@ class ExportWorker:
             delete_prefix(get_settings().exports_bucket, export_prefix(job_id))
         except Exception as exc:  # noqa: BLE001 - best effort; the API's DELETE removes it as well
             logger.warning("cannot remove export output", extra={"job_id": job_id, "error": str(exc)})
-
-    def _keep(self, message: Received) -> None:
-        """Heartbeat: push the message's visibility out by a full timeout again."""
-        try:
-            timeout = export_failures.exports_queue_policy().visibility_timeout
-            change_visibility(self.queue_name, message.receipt_handle, timeout)
-        except Exception as exc:  # noqa: BLE001 - the job goes on; a redelivery would re-claim it
-            logger.warning("cannot extend the export message's visibility", extra={"error": str(exc)})
 
     def _delay_retry(self, message: Received, outcome: Outcome) -> None:
         if outcome.status != "retry":

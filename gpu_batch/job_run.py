@@ -52,8 +52,6 @@ class JobRun:
     store: JobStore
     job_id: str
     on_checkpoint: CheckpointHook | None = None
-    #: Extends the SQS message's visibility; called with each heartbeat.
-    keep_message: Callable[[], None] | None = None
     progress_every: int = 200
     heartbeat_seconds: float = 10.0
     total: int = 0
@@ -88,5 +86,3 @@ class JobRun:
             logger.info("export stopped: job no longer processing", extra={"job_id": self.job_id, "error": str(exc)})
             raise JobCancelled(str(exc)) from exc
         self._last_write, self._last_written = now, processed
-        if self.keep_message is not None:
-            self.keep_message()

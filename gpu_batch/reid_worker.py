@@ -6,6 +6,9 @@ score them against every deer, assign or create deer and log every score in one 
 (deertrack.reid.pipeline / assignment), then delete the message. It is idempotent: detections that
 are already re-identified are left alone, so a redelivered message changes nothing.
 
+While it works on a message it keeps the message invisible on a heartbeat (visibility.py), so the
+reid queue's visibility timeout can be short: a killed worker's batch is back within a minute.
+
 Failures: a message that is not a valid `reid.batch` can never succeed; it is moved to the reid
 dead-letter queue at once (and deleted from the reid queue). Anything else (PostgreSQL or S3 down,
 a bug) leaves the message on the queue, which redelivers it and, after maxReceiveCount attempts,
@@ -27,6 +30,7 @@ from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.pipeline import ReidSummary, reidentify
 from deertrack.settings import get_settings
 from gpu_batch.queue_loop import StopSignal, consume
+from gpu_batch.visibility import keep_visible
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,12 @@ def process_one_message(message: Received, *, embedder: Embedder | None = None,
     if isinstance(parsed, MergeJobMessage):  # the merge job shares the reid queue (and its gallery lock)
         from deertrack.reid.merge_requests import run_merge_message
 
-        run_merge_message(parsed)
+        with keep_visible(queue_name, message):
+            run_merge_message(parsed)
         delete(queue_name, message.receipt_handle)
         return Outcome(message.message_id, "done")
-    summary = reidentify(parsed.detection_ids, embedder=embedder, batch_id=parsed.batch_id)
+    with keep_visible(queue_name, message):
+        summary = reidentify(parsed.detection_ids, embedder=embedder, batch_id=parsed.batch_id)
     delete(queue_name, message.receipt_handle)
     logger.info("re-ID message done", extra={"message_id": message.message_id, "batch_id": parsed.batch_id,
                                               **summary.as_log()})
