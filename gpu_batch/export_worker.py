@@ -2,8 +2,10 @@
 
 For one message (`process_message`):
 
-1. A job that is gone (expired, deleted) or already terminal is skipped and the message consumed:
-   redelivery never makes a second file or moves a status backwards.
+1. A job that was deleted or cancelled (its tombstone says so) or is already terminal is skipped
+   and the message consumed: redelivery never makes a second file or moves a status backwards. A
+   job with neither status nor tombstone lost its status (Redis restarted empty): the status is
+   rebuilt from the message, and the job runs (jobs.py).
 2. The job becomes `processing` (again, on a redelivery whose worker died) and is rendered into a
    temporary file (spooled: memory up to a few MiB, disk beyond) with cancellation checkpoints and
    batched progress (each progress write is the job's heartbeat). All the while the message is kept
@@ -101,8 +103,13 @@ class ExportWorker:
         job_id = parsed.job_id
         job = self.store.get(job_id)
         if job is None:
-            logger.info("export job is gone (deleted or expired); message consumed", extra={"job_id": job_id})
-            return Outcome("skipped", True, job_id, "job gone")
+            why = self.store.tombstone(job_id)
+            if why is not None:
+                logger.info("export job was removed; message consumed", extra={"job_id": job_id, "why": why})
+                return Outcome("skipped", True, job_id, f"job {why}")
+            # no status and no tombstone: Redis lost it (or its TTL ran out while the message waited)
+            job = self.store.restore(job_id, parsed.export_type, parsed.request, created_at=parsed.created_at,
+                                     owner=parsed.owner, total_detections=parsed.total_detections)
         if job.is_terminal:
             logger.info("export job already finished; redelivery ignored",
                         extra={"job_id": job_id, "status": job.status.value})

@@ -89,7 +89,8 @@ def enqueue(export_type: str, request: dict, total: int = 0) -> str:
 
     job = JobStore().create(export_type, request, total=total, total_detections=total or None)
     send(get_settings().exports_queue_name,
-         ExportJobMessage(job_id=job.job_id, export_type=export_type, request=request))
+         ExportJobMessage(job_id=job.job_id, export_type=export_type, request=request,  # type: ignore[arg-type]
+                          created_at=job.created_at, owner=job.owner, total_detections=job.total_detections))
     return job.job_id
 
 

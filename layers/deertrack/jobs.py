@@ -1,4 +1,14 @@
-"""Async job status in Redis: `export_job:{job_id}`, JSON, a TTL on every write, one-way transitions."""
+"""Async job status in Redis: `export_job:{job_id}`, JSON, a TTL on every write, one-way transitions.
+
+Redis may lose its data (a cache-only restart, an ElastiCache node replaced): the status of a job
+whose message still waits on the queue is then gone. To tell that from a job a person deleted or
+cancelled, `delete` and a cancel leave a tombstone, `export_job_gone:{job_id}`, that outlives the
+message (TOMBSTONE_TTL_SECONDS, the queue's retention). A worker that finds neither status nor
+tombstone rebuilds the status from the message (`restore`) and finishes the job. Lost with the
+rest: idempotency keys (a client that retries with the same key after such a loss gets a second
+job, never a lost one) and tombstones (a job deleted just before the loss may then be rendered,
+its file expiring like any other).
+"""
 
 from __future__ import annotations
 
@@ -116,6 +126,14 @@ def job_key(job_id: str) -> str:
     return key(f"export_job:{job_id}")
 
 
+def tombstone_key(job_id: str) -> str:
+    return key(f"export_job_gone:{job_id}")
+
+
+#: A tombstone outlives any message that could still name its job (SQS retention: 4 days).
+TOMBSTONE_TTL_SECONDS = 4 * 24 * 3600
+
+
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
@@ -228,10 +246,42 @@ class JobStore:
                                              "progress": job.progress.model_dump(), "ttl": self.ttl})
         return job
 
-    def delete(self, job_id: str) -> bool:
-        removed = bool(self.redis.delete(job_key(job_id)))
-        logger.info("job removed", extra={"job_id": job_id, "redis_op": "DEL", "removed": removed})
+    def delete(self, job_id: str, why: str = "deleted") -> bool:
+        """Remove a job's status, leaving a tombstone that says it was removed on purpose."""
+        pipe = self.redis.pipeline()
+        pipe.set(tombstone_key(job_id), why, ex=TOMBSTONE_TTL_SECONDS)
+        pipe.delete(job_key(job_id))
+        removed = bool(pipe.execute()[1])
+        logger.info("job removed", extra={"job_id": job_id, "redis_op": "DEL", "removed": removed, "why": why})
         return removed
+
+    def discard(self, job_id: str) -> None:
+        """Remove the status of a job whose message was never sent (nothing can ask for it again)."""
+        self.redis.delete(job_key(job_id))
+        logger.info("job discarded", extra={"job_id": job_id, "redis_op": "DEL"})
+
+    def bury(self, job_id: str, why: str) -> None:
+        """Leave a tombstone and keep the status (a cancel, before the status changes)."""
+        self.redis.set(tombstone_key(job_id), why, ex=TOMBSTONE_TTL_SECONDS)
+
+    def tombstone(self, job_id: str) -> str | None:
+        """Why a job was removed on purpose (`deleted`, `cancelled`), or None."""
+        raw = self.redis.get(tombstone_key(job_id))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def restore(self, job_id: str, job_type: str, request: dict[str, Any], *, created_at: datetime | None,
+                owner: str | None, total_detections: int | None) -> Job:
+        """Rebuild a lost status as it was created (queued), unless one exists meanwhile."""
+        now = utcnow()
+        job = Job(job_id=job_id, type=job_type, status=JobStatus.QUEUED, created_at=created_at or now,
+                  updated_at=now, expires_at=now + timedelta(seconds=self.ttl),
+                  progress=Progress.of(0, total_detections or 0), total_detections=total_detections,
+                  request=request, owner=owner)
+        restored = bool(self.redis.set(job_key(job_id), job.model_dump_json(), ex=self.ttl, nx=True))
+        logger.warning("job status lost (Redis restarted empty?); rebuilt from its message" if restored else
+                       "job status reappeared while being rebuilt", extra={"job_id": job_id, "redis_op": "SET NX"})
+        current = self.get(job_id)
+        return current if current is not None else job
 
     def scan_ids(self) -> list[str]:
         prefix = job_key("")

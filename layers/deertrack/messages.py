@@ -14,12 +14,18 @@ class _Message(BaseModel):
 
 
 class ExportJobMessage(_Message):
-    """One export job to render: the worker reads the job's status from Redis by job_id."""
+    """One export job to render: the worker reads the job's status from Redis by job_id.
+
+    It carries everything the status was created with, so that a worker finding no status and no
+    tombstone (Redis lost its data) rebuilds the status from it and finishes the job (jobs.py)."""
 
     type: Literal["export.requested"] = "export.requested"
     job_id: str = Field(min_length=1, max_length=64)
     export_type: Literal["pdf", "zip", "camtrap-dp"]
     request: dict[str, Any]
+    created_at: datetime | None = None  # None: a message from before they carried it
+    owner: str | None = None
+    total_detections: int | None = None
 
 
 class ReidBatchMessage(_Message):

@@ -320,3 +320,32 @@ def test_two_live_attempts_leave_one_file_and_a_completed_job(data) -> None:
     job = JobStore().get(job_id)
     assert job.status is JobStatus.COMPLETED
     assert export_objects(job_id) == [job.s3_key]
+
+
+def test_a_job_whose_status_redis_lost_is_rebuilt_from_its_message_and_completes(data) -> None:
+    from deertrack.jobs import job_key
+
+    store = JobStore()
+    job_id = enqueue("pdf", SEASONAL)
+    created = store.get(job_id)
+    store.redis.delete(job_key(job_id))  # what a Redis restart without persistence does
+    assert store.get(job_id) is None and store.tombstone(job_id) is None
+    outcome = ExportWorker().process_message(receive_one())
+    assert outcome.status == "completed", outcome
+    job = store.get(job_id)  # the user's GET shows it again
+    assert job.status is JobStatus.COMPLETED and job.created_at == created.created_at
+    assert job.request == created.request and job.type == "pdf"
+    assert export_objects(job_id) == [job.s3_key]
+
+
+def test_a_deleted_or_cancelled_job_leaves_a_tombstone_and_is_never_rebuilt(data) -> None:
+    store = JobStore()
+    deleted, cancelled = enqueue("pdf", SEASONAL), enqueue("pdf", SEASONAL)
+    store.delete(deleted)
+    store.bury(cancelled, "cancelled")
+    store.delete(cancelled, "cancelled")
+    worker = ExportWorker()
+    outcomes = {o.job_id: o for o in (worker.process_message(receive_one()) for _ in range(2))}
+    assert outcomes[deleted].detail == "job deleted" and outcomes[cancelled].detail == "job cancelled"
+    assert {o.status for o in outcomes.values()} == {"skipped"}
+    assert store.get(deleted) is None and store.get(cancelled) is None and export_objects() == []

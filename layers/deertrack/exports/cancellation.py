@@ -48,6 +48,7 @@ def cancel(job_id: str, caller: Principal) -> Cancelled:
             raise not_found(job_id)
         previous = job.status
         if not job.is_terminal:
+            store.bury(job_id, "cancelled")  # before the status changes: a Redis loss never revives it
             try:
                 job = store.transition(job_id, JobStatus.CANCELLED, error="cancelled by request")
             except (InvalidTransition, JobNotFound) as exc:  # finished or vanished meanwhile

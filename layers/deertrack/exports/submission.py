@@ -66,7 +66,8 @@ def submit(valid: ValidRequest, *, owner: str, idempotency_key: str | None = Non
                      extra={"export_type": valid.export_type, "error": str(exc)})
         raise ServiceUnavailable("redis", exc) from exc
 
-    message = ExportJobMessage(job_id=job.job_id, export_type=valid.export_type, request=request)  # type: ignore[arg-type]
+    message = ExportJobMessage(job_id=job.job_id, export_type=valid.export_type,  # type: ignore[arg-type]
+                               request=request, created_at=job.created_at, owner=owner, total_detections=total)
     queue = get_settings().exports_queue_name
     try:
         queues.send(queue, message, job_id=job.job_id, export_type=valid.export_type)
@@ -83,18 +84,18 @@ def _claim(keys: IdempotencyStore, store: JobStore, idempotency_key: str,
     try:
         first = keys.claim(idempotency_key, record)
     except redis.RedisError:
-        store.delete(record.job_id)
+        store.discard(record.job_id)
         raise
     if first is not None:
         logger.info("idempotency race lost; removing the duplicate job",
                     extra={"job_id": record.job_id, "kept_job_id": first.job_id})
-        store.delete(record.job_id)
+        store.discard(record.job_id)
     return first
 
 
 def _undo(store: JobStore, keys: IdempotencyStore, job_id: str, idempotency_key: str | None) -> None:
     try:
-        store.delete(job_id)
+        store.discard(job_id)
         if idempotency_key is not None:
             keys.release(idempotency_key)
     except redis.RedisError as exc:  # both down: the status expires with its TTL, no message exists
