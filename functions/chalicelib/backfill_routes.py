@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.exceptions
-import redis
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
@@ -21,12 +19,12 @@ from chalicelib.http_problems import (
     json_response,
     problem_reply,
 )
-from deertrack import db, openapi
+from deertrack import openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.auth import Role
 from deertrack.backfill import triggers
 from deertrack.ingest.schema import problems_of
-from deertrack.problems import Problem, RequestInvalid, ServiceUnavailable
+from deertrack.problems import Problem, RequestInvalid
 
 backfill_routes = Blueprint(__name__)
 
@@ -52,14 +50,7 @@ def start_backfill() -> Response:
         request = triggers.BackfillRequest.model_validate(_body())
     except ValidationError as exc:
         raise RequestInvalid(problems_of(exc, "")) from None
-    try:
-        accepted = triggers.start_backfill_job(request, owner=principal().user)
-    except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis", exc) from exc
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise ServiceUnavailable("SQS", exc) from exc
+    accepted = triggers.start_backfill_job(request, owner=principal().user)  # a service down: 503
     return job_answers.accepted(accepted, accepted.status_url)
 
 

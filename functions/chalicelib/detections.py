@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 
 from chalicelib.access import principal, requires
@@ -22,13 +21,13 @@ from chalicelib.http_problems import (
     problem_reply,
 )
 from chalicelib.sqs_batches import process_records
-from deertrack import db, openapi
+from deertrack import openapi
 from deertrack.auth import Role
 from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
 from deertrack.ingest.schema import MAX_RECORDS, DetectionBatchIn, IngestReply, parse_record
 from deertrack.ingest.store import store_records
 from deertrack.logs import logger
-from deertrack.problems import NotFound, Problem, RequestInvalid, ServiceUnavailable, load_json
+from deertrack.problems import NotFound, Problem, RequestInvalid, load_json
 from deertrack.reid import catalog
 from deertrack.reid.review import DetectionPatch, apply_patch
 from deertrack.s3_events import objects_in
@@ -61,12 +60,7 @@ def ingest(raw_body: bytes | str | None) -> tuple[int, dict[str, Any]]:
         problems += found
         if record is not None:
             records.append(record)
-    try:
-        result = store_records(records, problems)
-    except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
-    except (BotoCoreError, ClientError) as exc:
-        raise ServiceUnavailable("S3/SQS", exc) from exc
+    result = store_records(records, problems)  # a service down: 503 from answers_problems
     if not result.accepted_anything:
         raise RequestInvalid(result.problems or [Problem("images", "nothing_valid", "no record could be stored")])
     reply = IngestReply(

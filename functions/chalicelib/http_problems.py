@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from deertrack import db, openapi
 from deertrack.ingest.schema import problems_of
 from deertrack.logs import logger
+from deertrack.outages import POSTGRES, service_down
 from deertrack.problems import ApiProblem, Problem, ProblemBody, RequestInvalid, ServiceUnavailable, load_json
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,7 +55,13 @@ def answers_problems(view: Callable[..., Response]) -> Callable[..., Response]:
                                             "view": view.__name__, "detail": problem.message,
                                             "cause": getattr(problem, "cause", None)})
             return json_response(problem.body(), problem.status, problem.headers())
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - a service down is a 503 on every route; the rest a 500
+            service = service_down(exc)
+            if service is not None:
+                down = ServiceUnavailable(service, exc)
+                logger.warning("request refused: service unavailable", extra={
+                    "status": 503, "view": view.__name__, "service": service, "cause": down.cause})
+                return json_response(down.body(), down.status, down.headers())
             logger.exception("unexpected error", extra={"view": view.__name__})
             return json_response({"error": "internal_error", "message": "unexpected error; it has been logged",
                                   "details": []}, 500)
@@ -69,7 +76,7 @@ def database() -> Iterator[pg8000.native.Connection]:
         with db.reused() as con:
             yield con
     except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable("PostgreSQL", exc) from exc
+        raise ServiceUnavailable(POSTGRES, exc) from exc
 
 
 def positive_id(value: str, name: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from chalice import Response
 from pydantic import BaseModel
 
@@ -13,7 +12,7 @@ from chalicelib.access import principal
 from chalicelib.http_problems import json_response
 from deertrack.exports.responses import POLL_AFTER_SECONDS
 from deertrack.jobs import TERMINAL, Job, JobStore
-from deertrack.problems import NotFound, ServiceUnavailable
+from deertrack.problems import NotFound
 
 
 def accepted(answer: BaseModel, status_url: str) -> Response:
@@ -24,10 +23,7 @@ def accepted(answer: BaseModel, status_url: str) -> Response:
 
 def job_status(job_id: str, job_type: str, view: Callable[[Job], dict[str, Any]], what: str) -> Response:
     """The job's status; 404 when unknown, expired, of another type, or someone else's (not for admins)."""
-    try:
-        job = JobStore().get(job_id)
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis", exc) from exc
+    job = JobStore().get(job_id)  # Redis down: 503 from answers_problems
     if job is None or job.type != job_type or not principal().sees(job.owner):
         raise NotFound(f"no {what} {job_id} (unknown or expired)")
     headers = None if job.status in TERMINAL else {"Retry-After": str(POLL_AFTER_SECONDS)}

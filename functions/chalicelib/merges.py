@@ -3,8 +3,6 @@ Logic: deertrack.reid.merges (PostgreSQL) and deertrack.reid.merge_requests (sch
 
 from __future__ import annotations
 
-import botocore.exceptions
-import redis
 from chalice import Blueprint, Response
 
 from chalicelib import job_status as job_answers
@@ -22,7 +20,7 @@ from chalicelib.http_problems import (
 )
 from deertrack import openapi
 from deertrack.auth import Role
-from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid, ServiceUnavailable
+from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid
 from deertrack.reid import merge_requests as requests
 from deertrack.reid import merges
 
@@ -112,12 +110,7 @@ def not_same(deer_id: str) -> Response:
 @answers_problems
 def start_merge_job() -> Response:
     request = parse_body(requests.MergeJobRequest, merge_routes.current_request.raw_body, empty_ok=True)
-    try:
-        accepted = requests.start_merge_job(request, owner=principal().user)
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis", exc) from exc
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise ServiceUnavailable("SQS", exc) from exc
+    accepted = requests.start_merge_job(request, owner=principal().user)  # a service down: 503
     return job_answers.accepted(accepted, accepted.status_url)
 
 

@@ -13,6 +13,7 @@ from deertrack.auth import Principal
 from deertrack.exports.status import not_found, valid_job_id
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
+from deertrack.outages import REDIS, S3
 from deertrack.problems import ServiceUnavailable
 from deertrack.settings import get_settings
 
@@ -54,7 +55,7 @@ def cancel(job_id: str, caller: Principal) -> Cancelled:
             except (InvalidTransition, JobNotFound) as exc:  # finished or vanished meanwhile
                 logger.info("job changed while being cancelled", extra={"job_id": job_id, "detail": str(exc)})
     except redis.RedisError as exc:
-        raise ServiceUnavailable("redis", exc) from exc
+        raise ServiceUnavailable(REDIS, exc) from exc
 
     bucket = get_settings().exports_bucket
     try:
@@ -62,12 +63,12 @@ def cancel(job_id: str, caller: Principal) -> Cancelled:
     except (BotoCoreError, ClientError) as exc:
         logger.error("cancel could not remove the job's files; status kept",
                      extra={"job_id": job_id, "bucket": bucket, "error": str(exc)})
-        raise ServiceUnavailable("s3", exc) from exc
+        raise ServiceUnavailable(S3, exc) from exc
 
     try:
         store.delete(job_id)
     except redis.RedisError as exc:
-        raise ServiceUnavailable("redis", exc) from exc
+        raise ServiceUnavailable(REDIS, exc) from exc
     logger.info("job cancelled", extra={"job_id": job_id, "previous_status": previous.value,
                                         "s3_objects_removed": removed, "redis_op": "DEL"})
     return Cancelled(job_id, previous.value, removed)

@@ -11,6 +11,7 @@ from deertrack.auth import Principal
 from deertrack.exports.responses import status_view
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
+from deertrack.outages import REDIS
 from deertrack.problems import NotFound, ServiceUnavailable
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,7 +30,7 @@ def job_status(export_type: str, job_id: str, caller: Principal) -> dict[str, An
     try:
         job = JobStore().get(job_id)
     except redis.RedisError as exc:
-        raise ServiceUnavailable("redis", exc) from exc
+        raise ServiceUnavailable(REDIS, exc) from exc
     if job is None:
         logger.info("status of unknown job", extra={"job_id": job_id, "redis_op": "GET", "found": False})
         raise not_found(job_id, export_type)

@@ -22,6 +22,7 @@ from deertrack.exports.validation import ValidRequest
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
+from deertrack.outages import REDIS, SQS
 from deertrack.problems import ServiceUnavailable
 from deertrack.settings import get_settings
 
@@ -64,7 +65,7 @@ def submit(valid: ValidRequest, *, owner: str, idempotency_key: str | None = Non
     except redis.RedisError as exc:
         logger.error("job store unavailable; nothing enqueued",
                      extra={"export_type": valid.export_type, "error": str(exc)})
-        raise ServiceUnavailable("redis", exc) from exc
+        raise ServiceUnavailable(REDIS, exc) from exc
 
     message = ExportJobMessage(job_id=job.job_id, export_type=valid.export_type,  # type: ignore[arg-type]
                                request=request, created_at=job.created_at, owner=owner, total_detections=total)
@@ -75,7 +76,7 @@ def submit(valid: ValidRequest, *, owner: str, idempotency_key: str | None = Non
         logger.error("enqueue failed; removing the job's status",
                      extra={"job_id": job.job_id, "queue": queue, "error": str(exc)})
         _undo(store, keys, job.job_id, idempotency_key)
-        raise ServiceUnavailable("sqs", exc) from exc
+        raise ServiceUnavailable(SQS, exc) from exc
     return Submitted(body)
 
 

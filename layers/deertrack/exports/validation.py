@@ -24,6 +24,7 @@ from deertrack.exports.schemas import (
 )
 from deertrack.exports.selection import Selection, count_detections
 from deertrack.logs import logger
+from deertrack.outages import POSTGRES
 from deertrack.problems import Problem, RequestInvalid, ServiceUnavailable
 
 #: How many unknown ids a message names before it says "and N more".
@@ -67,7 +68,7 @@ def validate_request(export_type: str, data: Any, *, today: date | None = None) 
             if problems:  # answer what can be fixed now; the ids are checked on the next try
                 logger.warning("PostgreSQL unreachable; ids not checked", extra={"error": str(exc)})
                 raise RequestInvalid(problems) from None
-            raise ServiceUnavailable("postgres", exc) from exc
+            raise ServiceUnavailable(POSTGRES, exc) from exc
     if problems:
         raise RequestInvalid(problems)
     assert parsed is not None

@@ -167,7 +167,7 @@ def store_records(records: Sequence[ImageRecord], problems: Sequence[Problem] = 
     """Store what is valid, report the rest, queue re-ID for every stored detection still pending."""
     result = IngestResult(batch_id=batch_id or uuid.uuid4().hex, problems=list(problems))
     bucket = get_settings().images_bucket
-    with db.connection() as con:
+    with db.reused() as con:  # the API's request path: the process keeps its connection
         by_code, known_ids = resolve_locations(con, records)
         ready: list[tuple[ImageRecord, str, int, tuple[int, int], list]] = []
         located: list[tuple[ImageRecord, int]] = []

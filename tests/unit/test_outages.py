@@ -1,0 +1,38 @@
+"""Which failures are a service being down (503 on every route) and which are bugs (500)."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pg8000.native
+import redis
+
+from deertrack.db import DatabaseUnavailable
+from deertrack.outages import POSTGRES, REDIS, S3, SQS, service_down
+
+
+def _client_error(code: str, operation: str, status: int = 400) -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+def test_postgres_and_redis_outages() -> None:
+    assert service_down(DatabaseUnavailable("cannot connect")) == POSTGRES
+    assert service_down(pg8000.native.InterfaceError("network error")) == POSTGRES
+    assert service_down(redis.ConnectionError("refused")) == REDIS
+    assert service_down(redis.BusyLoadingError("loading")) == REDIS
+    assert service_down(redis.ReadOnlyError("replica")) == REDIS
+
+
+def test_aws_outages_name_the_service_and_request_errors_are_not_outages() -> None:
+    assert service_down(_client_error("AWS.SimpleQueueService.NonExistentQueue", "SendMessage")) == SQS
+    assert service_down(_client_error("SlowDown", "PutObject", 503)) == S3
+    assert service_down(_client_error("InternalError", "GetObject", 500)) == S3
+    assert service_down(botocore.exceptions.EndpointConnectionError(endpoint_url="http://sqs.local")) == SQS
+    assert service_down(_client_error("NoSuchKey", "GetObject", 404)) is None
+    assert service_down(_client_error("InvalidParameterValue", "SendMessage")) is None
+
+
+def test_bugs_are_not_outages() -> None:
+    assert service_down(pg8000.native.DatabaseError({"M": "syntax error"})) is None
+    assert service_down(redis.ResponseError("WRONGTYPE")) is None
+    assert service_down(KeyError("x")) is None
