@@ -23,8 +23,7 @@ from deertrack import openapi
 from deertrack.analysis.threshold import ThresholdAnalysis, analyze
 from deertrack.auth import Role
 from deertrack.backfill import triggers
-from deertrack.ingest.schema import problems_of
-from deertrack.problems import Problem, RequestInvalid
+from deertrack.problems import Problem, RequestInvalid, problems_from
 
 backfill_routes = Blueprint(__name__)
 
@@ -49,7 +48,7 @@ def start_backfill() -> Response:
     try:
         request = triggers.BackfillRequest.model_validate(_body())
     except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
+        raise RequestInvalid(problems_from(exc, (), triggers.BackfillRequest)) from None
     accepted = triggers.start_backfill_job(request, owner=principal().user)  # a service down: 503
     return job_answers.accepted(accepted, accepted.status_url)
 

@@ -14,10 +14,17 @@ from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from deertrack import db, openapi
-from deertrack.ingest.schema import problems_of
 from deertrack.logs import logger
 from deertrack.outages import POSTGRES, service_down
-from deertrack.problems import ApiProblem, Problem, ProblemBody, RequestInvalid, ServiceUnavailable, load_json
+from deertrack.problems import (
+    ApiProblem,
+    Problem,
+    ProblemBody,
+    RequestInvalid,
+    ServiceUnavailable,
+    load_json,
+    problems_from,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,7 +105,7 @@ def parse_body(model: type[M], raw: bytes | str | None, empty_ok: bool = False) 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
+        raise RequestInvalid(problems_from(exc, (), model)) from None
 
 
 def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:
@@ -106,4 +113,4 @@ def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:
     try:
         return model.model_validate(params or {})
     except ValidationError as exc:
-        raise RequestInvalid(problems_of(exc, "")) from None
+        raise RequestInvalid(problems_from(exc, (), model)) from None

@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 #: Seconds a client should wait before retrying after a 503.
 SERVICE_RETRY_AFTER_SECONDS = 5
@@ -216,12 +216,19 @@ def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseMo
 _TYPE_WORDS = {
     "int": "an integer", "bool": "true or false", "string": "a string", "str": "a string",
     "float": "a number", "list": "a list", "dict": "a JSON object", "model": "a JSON object",
-    "date": "an ISO date, YYYY-MM-DD", "none": "null",
+    "date": "an ISO date, YYYY-MM-DD", "datetime": "an ISO 8601 date-time", "none": "null",
 }
 
 
-def problem_from_error(err: Any, path: tuple[str | int, ...], model: type[BaseModel]) -> Problem:
-    """A pydantic error as a Problem whose message names the field and the rule."""
+def problems_from(exc: ValidationError, path: tuple[str | int, ...] = (),
+                  model: type[BaseModel] | None = None) -> list[Problem]:
+    """Every error of a pydantic ValidationError as a Problem, the one translation every route uses."""
+    return [problem_from_error(err, path, model) for err in exc.errors()]
+
+
+def problem_from_error(err: Any, path: tuple[str | int, ...], model: type[BaseModel] | None = None) -> Problem:
+    """A pydantic error as a Problem whose message names the field and the rule (one rule vocabulary:
+    required, unknown_field, enum, minimum, maximum, min_items, max_items, min_length, max_length, type…)."""
     loc = (*path, *err["loc"])
     name = field_name(loc) or "body"
     kind: str = err["type"]
@@ -230,7 +237,7 @@ def problem_from_error(err: Any, path: tuple[str | int, ...], model: type[BaseMo
     if kind == "missing":
         return Problem(name, "required", f"{name} is required")
     if kind == "extra_forbidden":
-        owner = _model_at(model, tuple(err["loc"][:-1]))
+        owner = _model_at(model, tuple(err["loc"][:-1])) if model is not None else None
         allowed = f"; allowed fields: {', '.join(owner.model_fields)}" if owner else ""
         return Problem(name, "unknown_field", f"{name} is not a known field{allowed}")
     if kind == "literal_error":
@@ -255,7 +262,7 @@ def problem_from_error(err: Any, path: tuple[str | int, ...], model: type[BaseMo
     if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float",):
         wanted = _TYPE_WORDS.get(kind.split("_")[0], kind.split("_")[0])
         return Problem(name, "type", f"{name} must be {wanted} (got {json_type(err.get('input'))} {got})")
-    return Problem(name, kind, f"{name}: {err['msg']}")
+    return Problem(name, kind, f"{name}: {err['msg'].removeprefix('Value error, ')}")
 
 
 def json_type(value: Any) -> str:

@@ -54,10 +54,10 @@ def test_bad_records_are_reported_and_the_rest_goes_in(api) -> None:
     fields = {(d["field"], d["rule"]) for d in body["details"]}
     assert ("images[1].image_key", "exists") in fields
     assert ("images[2].location_code", "known_location") in fields
-    assert ("images[3].boxes[1].width", "greater_than") in fields
+    assert ("images[3].boxes[1].width", "minimum") in fields
     assert ("images[3].boxes[2]", "within_image") in fields
-    assert ("images[3].boxes[3].confidence", "less_than_equal") in fields
-    assert ("images[3].boxes[3].classification", "literal_error") in fields
+    assert ("images[3].boxes[3].confidence", "maximum") in fields
+    assert ("images[3].boxes[3].classification", "enum") in fields
     assert ("images[4].captured_at", "timezone_aware") in fields
     assert all(d["message"].startswith(d["field"]) for d in body["details"])
     assert [d["record"] for d in body["detections"]] == ["images[0].boxes[0]", "images[3].boxes[0]"]
@@ -221,9 +221,9 @@ def test_patch_corrections_move_counts_and_profiles(api, embedder, strict) -> No
         assert _deer(con, 2)["sighting_count"] == 2
 
     for payload, field, rule in (({}, "body", "value_error"), ({"deer_id": 99}, "deer_id", "known_deer"),
-                                 ({"corrected_classification": "elk"}, "corrected_classification", "literal_error"),
+                                 ({"corrected_classification": "elk"}, "corrected_classification", "enum"),
                                  ({"is_valid": None}, "body", "value_error"),
-                                 ({"colour": 1}, "colour", "extra_forbidden"),
+                                 ({"colour": 1}, "colour", "unknown_field"),
                                  ({"deer_id": 3}, "deer_id", "sex_match")):  # a doe detection, deer 3 a buck
         status, body = http("PATCH", f"{api}/api/detections/{moved}", payload)
         assert status == 400 and (body["details"][0]["field"], body["details"][0]["rule"]) == (field, rule), body

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from deertrack.classifications import Classification
-from deertrack.problems import Problem
+from deertrack.problems import Problem, problems_from
 
 MAX_RECORDS = 500
 MAX_BOXES_PER_IMAGE = 100
@@ -118,14 +119,12 @@ class ImageRecord:
     key_field: str = "image_key"  # the field a missing image is reported on
 
 
-def problems_of(exc: ValidationError, prefix: str) -> list[Problem]:
-    found = []
-    for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        name = f"{prefix}{loc}".lstrip(".") or "body"
-        message = err["msg"].removeprefix("Value error, ")
-        found.append(Problem(name, err["type"], f"{name}: {message}"))
-    return found
+def problems_of(exc: ValidationError, prefix: str, model: type[BaseModel] | None = None) -> list[Problem]:
+    """The problems of `exc` under `prefix` (``images[3]``, or "" for the body): problems.problems_from."""
+    path: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", prefix):
+        path.append(int(index) if index else name)
+    return problems_from(exc, tuple(path), model)
 
 
 def parse_record(raw: Any, index: int) -> tuple[ImageRecord | None, list[Problem]]:
@@ -134,7 +133,7 @@ def parse_record(raw: Any, index: int) -> tuple[ImageRecord | None, list[Problem
     try:
         image = ImageIn.model_validate(raw)
     except ValidationError as exc:
-        return None, problems_of(exc, path)
+        return None, problems_of(exc, path, ImageIn)
     problems: list[Problem] = []
     upload = None
     if image.image_base64 is not None:
@@ -153,7 +152,7 @@ def parse_record(raw: Any, index: int) -> tuple[ImageRecord | None, list[Problem
         try:
             box = BoxIn.model_validate(raw_box)
         except ValidationError as exc:
-            problems += problems_of(exc, box_path)
+            problems += problems_of(exc, box_path, BoxIn)
             continue
         record.boxes.append(Box(box_path, (box.x, box.y, box.width, box.height), box.confidence, box.classification))
     return record, problems
