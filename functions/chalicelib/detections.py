@@ -48,7 +48,8 @@ def ingest(raw_body: bytes | str | None) -> tuple[int, dict[str, Any]]:
     extra = sorted(set(data) - {"images"})
     images = data.get("images")
     if extra:
-        raise RequestInvalid([Problem(name, "extra_forbidden", f"{name}: unknown field") for name in extra])
+        raise RequestInvalid([Problem(name, "unknown_field", f"{name} is not a known field; allowed fields: images")
+                              for name in extra])
     if not isinstance(images, list) or not images:
         raise RequestInvalid([Problem("images", "required", "images must be a non-empty list of photo records")])
     if len(images) > MAX_RECORDS:
