@@ -61,3 +61,12 @@ def backfill_nightly(event: CloudWatchEvent) -> dict[str, Any]:
     from deertrack.backfill.triggers import start_scheduled_backfill
 
     return start_scheduled_backfill(event.to_dict())
+
+
+@app.schedule("rate(5 minutes)", name="sweep_reid_dead_letters")
+def sweep_reid_dead_letters(event: CloudWatchEvent) -> dict[str, Any]:
+    """Marks what the reid dead-letter queue's messages were about (template.yaml DeadLetterSweepFunction);
+    they stay there, alarmed, until `deertrack redrive reid`."""
+    from deertrack.dead_letters import sweep
+
+    return sweep(get_settings().reid_queue_name).as_dict()

@@ -187,6 +187,7 @@ SENDS = {
     "ImageEventsFunction": {"ReidQueue"},
     "BackfillScheduleFunction": {"ReidQueue"},
     "ExportsDeadLetterFunction": set(),
+    "DeadLetterSweepFunction": set(),
 }
 
 
