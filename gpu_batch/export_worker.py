@@ -10,7 +10,7 @@ For one message (`process_message`):
    temporary file (spooled: memory up to a few MiB, disk beyond) with cancellation checkpoints and
    batched progress (each progress write is the job's heartbeat). All the while the message is kept
    invisible on a timer (visibility.py), so a killed worker's message is back within the queue's
-   short visibility timeout (60 s) and the next worker restarts the job.
+   short visibility timeout (30 s) and the next worker restarts the job.
 3. The file is streamed (multipart) to the exports bucket at `exports/{job_id}/{filename}`: one
    key per job, so a second attempt overwrites and never adds. The job becomes `completed` with
    filename, size and key; if it was cancelled meanwhile, the object is removed again.

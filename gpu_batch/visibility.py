@@ -1,7 +1,7 @@
 """Keep the message in hand invisible while a worker works on it, so that a dead worker's message comes back fast.
 
-The batch-fed queues have short visibility timeouts (60 s, template.yaml): a worker that is killed
-(OOM, spot reclaim, SIGKILL) stops extending its message, which reappears within a minute for the
+The batch-fed queues have short visibility timeouts (30 s, template.yaml): a worker that is killed
+(OOM, spot reclaim, SIGKILL) stops extending its message, which reappears within 30 s for the
 next worker, which resumes or restarts the job (every worker is idempotent). A worker that lives
 extends the visibility on a heartbeat, every third of the timeout, by a whole timeout, for as long
 as it works on the message — however long one step takes, and whatever the job reports as progress.
