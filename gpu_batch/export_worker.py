@@ -108,8 +108,7 @@ class ExportWorker:
                 logger.info("export job was removed; message consumed", extra={"job_id": job_id, "why": why})
                 return Outcome("skipped", True, job_id, f"job {why}")
             # no status and no tombstone: Redis lost it (or its TTL ran out while the message waited)
-            job = self.store.restore(job_id, parsed.export_type, parsed.request, created_at=parsed.created_at,
-                                     owner=parsed.owner, total_detections=parsed.total_detections)
+            job = self._restore(parsed)
         if job.is_terminal:
             logger.info("export job already finished; redelivery ignored",
                         extra={"job_id": job_id, "status": job.status.value})
@@ -119,7 +118,8 @@ class ExportWorker:
         except (InvalidTransition, JobNotFound) as exc:
             return Outcome("skipped", True, job_id, str(exc))
 
-        run = JobRun(self.store, job_id, self.on_checkpoint)
+        run = JobRun(self.store, job_id, self.on_checkpoint,
+                     on_lost=lambda: self._restore(parsed, JobStatus.PROCESSING))
         try:
             return self._render_and_store(job, parsed, run)
         except JobCancelled as exc:
@@ -200,6 +200,14 @@ class ExportWorker:
             delete_prefix(get_settings().exports_bucket, export_prefix(job_id))
         except Exception as exc:  # noqa: BLE001 - best effort; the API's DELETE removes it as well
             logger.warning("cannot remove export output", extra={"job_id": job_id, "error": str(exc)})
+
+    def _restore(self, message: ExportJobMessage, status: JobStatus = JobStatus.QUEUED) -> Job:
+        """The job's status rebuilt from its message (Redis lost it), in `status`."""
+        job = self.store.restore(message.job_id, message.export_type, message.request, created_at=message.created_at,
+                                 owner=message.owner, total_detections=message.total_detections)
+        if status is JobStatus.PROCESSING and job.status is JobStatus.QUEUED:
+            job = self.store.transition(message.job_id, JobStatus.PROCESSING)
+        return job
 
     def _delay_retry(self, message: Received, outcome: Outcome) -> None:
         if outcome.status != "retry":

@@ -52,6 +52,8 @@ class JobRun:
     store: JobStore
     job_id: str
     on_checkpoint: CheckpointHook | None = None
+    #: Rebuilds the status when it vanished without a tombstone (Redis lost its data, jobs.py).
+    on_lost: Callable[[], None] | None = None
     progress_every: int = 200
     heartbeat_seconds: float = 10.0
     total: int = 0
@@ -63,6 +65,8 @@ class JobRun:
         if self.on_checkpoint is not None:
             self.on_checkpoint(name, self.job_id)
         job = self.store.get(self.job_id)
+        if job is None and self._recovered():
+            job = self.store.get(self.job_id)
         if job is None or job.status is not JobStatus.PROCESSING:
             state = job.status.value if job else "gone"
             logger.info("export stopped at checkpoint", extra={"job_id": self.job_id, "checkpoint": name,
@@ -81,8 +85,22 @@ class JobRun:
             if not (batch_done or heartbeat_due):
                 return
         try:
-            self.store.progress(self.job_id, processed, self.total)
+            try:
+                self.store.progress(self.job_id, processed, self.total)
+            except JobNotFound:
+                if not self._recovered():
+                    raise
+                self.store.progress(self.job_id, processed, self.total)
         except (InvalidTransition, JobNotFound) as exc:
             logger.info("export stopped: job no longer processing", extra={"job_id": self.job_id, "error": str(exc)})
             raise JobCancelled(str(exc)) from exc
         self._last_write, self._last_written = now, processed
+
+    def _recovered(self) -> bool:
+        """The status is gone: True when it was lost (no tombstone) and has been rebuilt, False when the job
+        was deleted or cancelled on purpose."""
+        if self.on_lost is None or self.store.tombstone(self.job_id) is not None:
+            return False
+        self.on_lost()
+        logger.warning("export job status lost mid-render; rebuilt, the job goes on", extra={"job_id": self.job_id})
+        return True
