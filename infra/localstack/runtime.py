@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ LOCK_FILE = Path(__file__).resolve().parent / "requirements.lock"
 LAUNCHER = Path(__file__).resolve().parent / "launch.py"
 PYTHON_VERSION = (3, 11)
 INSTALL_TIMEOUT_SECONDS = 1200
+#: Where the virtualenv lives when set (tests share one install); else <state dir>/localstack/venv.
+VENV_VARIABLE = "DEERTRACK_LOCALSTACK_VENV"
 
 
 class LocalStackUnavailable(RuntimeError):
@@ -77,6 +80,10 @@ class LocalStackRuntime:
     @property
     def install_log(self) -> Path:
         return self.directory.parent / "install.log"
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path) -> LocalStackRuntime:
+        return cls(Path(os.environ.get(VENV_VARIABLE) or state_dir / "localstack" / "venv"))
 
     def installed(self) -> bool:
         try:

@@ -50,12 +50,12 @@ class EmbeddedLocalStack:
 
     name = "localstack"
 
-    def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, state_dir: Path, host: str = "127.0.0.1", port: int | None = None,
+                 runtime: LocalStackRuntime | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.directory = state_dir / "localstack"
-        # Where its virtualenv lives: DEERTRACK_LOCALSTACK_VENV (tests share one install), else beside its files.
-        self.runtime = LocalStackRuntime(Path(os.environ.get("DEERTRACK_LOCALSTACK_VENV") or self.directory / "venv"))
+        self.runtime = runtime or LocalStackRuntime.for_state_dir(state_dir)
         self.files = self.directory / "run"
         self.log = self.directory / "localstack.log"
         self.pid_file = self.directory / "server.pid"
