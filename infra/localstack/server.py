@@ -76,7 +76,7 @@ class EmbeddedLocalStack:
             "SQS_ENDPOINT_STRATEGY": "path",
             "DNS_ADDRESS": "0",  # no DNS server of its own
             "DISABLE_EVENTS": "1",  # no usage analytics sent anywhere
-            "SKIP_INFRA_DOWNLOADS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",  # no call out for a TLS certificate at start (it makes its own)
             # Host mode even inside a container (it would otherwise write under /var/lib/localstack).
             "OVERRIDE_IN_DOCKER": "0",
             "FILESYSTEM_ROOT": str(self.files / "filesystem"),
