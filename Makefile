@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test lint bench clean demo-model
+.PHONY: install localstack run test lint bench clean demo-model
 
 install: $(VENV)/.installed
 
@@ -13,12 +13,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# LocalStack's pinned core (infra/localstack/requirements.lock) in its own virtualenv under .local/localstack/
+# (Python 3.11; ~1-4 min once; `deertrack up` would install it on first use anyway).
+localstack: install
+	$(BIN)/deertrack localstack install
+
 run: install
 	$(BIN)/deertrack up --demo
 
-test: install
+# The whole suite on the embedded moto, then the end-to-end tests again on an embedded LocalStack.
+test: install localstack
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	$(BIN)/pytest tests/e2e --emulator localstack
 
 lint: install
 	$(BIN)/ruff check .

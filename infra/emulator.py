@@ -1,12 +1,33 @@
-"""The embedded AWS emulator: moto in server mode, reached over real HTTP."""
+"""The embedded moto server, reached over real HTTP, and what every embedded emulator offers.
+
+The other embedded emulator is LocalStack (infra/localstack); the stack, the tests and the
+benchmark use either through the Emulator protocol.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 import urllib.request
+from importlib.metadata import version
+from typing import Protocol
 
 from moto.server import ThreadedMotoServer
+
+EMULATORS = ("localstack", "moto")
+
+
+class Emulator(Protocol):
+    name: str  # "localstack" or "moto"
+    version: str | None
+
+    @property
+    def url(self) -> str: ...
+
+    def reset(self) -> None:
+        """Forget every resource."""
+
+    def stop(self) -> None: ...
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -16,10 +37,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedEmulator:
+    """moto in server mode on a thread of this process."""
+
+    name = "moto"
+
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
+        self.version: str | None = version("moto")
 
     @property
     def url(self) -> str:

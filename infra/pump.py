@@ -5,13 +5,17 @@ Chalice handler with a Lambda-shaped SQS event (up to BatchSize records) and a L
 messages are deleted when the handler returns, all but the ones it names in `batchItemFailures` when
 it reports partial failures, and none when it raises (the queue's redrive policy then moves them to
 the dead-letter queue after maxReceiveCount receives, as in AWS). S3 notifications arrive the same
-way, through their queue. Every function with a Schedule event is fired with an EventBridge
-"Scheduled Event" at the times its rate(...) / cron(...) names.
+way, through their queue. Schedules: on LocalStack EventBridge fires the rules of template.yaml into
+queues that stand in for the functions (infra/eventbridge.py), and the pump calls each scheduled handler
+with the event EventBridge delivered (`schedules="eventbridge"`); on moto, which never fires rules, the
+pump keeps the clock itself and fires an EventBridge "Scheduled Event" at the times each rate(...) /
+cron(...) names (`schedules="clock"`).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import uuid
@@ -24,10 +28,15 @@ from typing import Any
 from deertrack.aws import client
 from deertrack.logs import logger
 from deertrack.settings import get_settings
+from infra.eventbridge import target_queue_name
 from infra.schedules import Cron, Rate, parse_schedule
 from infra.template import TEMPLATE_PATH, Declarations, HandlerDecl, declarations, load_template
 
 ACCOUNT_ID = "123456789012"
+#: A scheduled event whose handler raised is tried this often in all, as Lambda's asynchronous
+#: invocation does (the first try and two retries), then dropped with an error in the log.
+SCHEDULE_ATTEMPTS = 3
+SCHEDULE_SOURCES = ("clock", "eventbridge")
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -189,6 +198,21 @@ class ScheduleRoute:
 
 
 @dataclass
+class EventBridgeRoute:
+    """A schedule fired by EventBridge: its rule's events arrive on the queue standing in for the function."""
+
+    decl: HandlerDecl
+    queue_name: str
+    handler: Handler
+    settings: FunctionSettings
+    queue_url: str | None = None
+
+    def resolve(self) -> None:
+        if self.queue_url is None:
+            self.queue_url = client("sqs").get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+
+
+@dataclass
 class PumpReport:
     received: int = 0
     deleted: int = 0
@@ -201,7 +225,8 @@ class EventPump:
     """Calls the Chalice handlers declared in template.yaml with SQS and schedule events.
 
     `run_once()` handles what is there now (tests); `start()` / `stop()` run it in threads, one
-    long-polling thread per queue and one for the schedules.
+    long-polling thread per queue and one for the schedules. `schedules` says who fires them: "clock"
+    (the pump, for moto) or "eventbridge" (EventBridge, into the rules' target queues, for LocalStack).
     """
 
     def __init__(
@@ -212,8 +237,12 @@ class EventPump:
         wait_seconds: int = 2,
         clock: Callable[[], datetime] = utc_now,
         template_path: Path = TEMPLATE_PATH,
+        schedules: str = "clock",
     ) -> None:
+        if schedules not in SCHEDULE_SOURCES:
+            raise ValueError(f"schedules must be one of {SCHEDULE_SOURCES}, got {schedules!r}")
         settings = get_settings()
+        self.schedules = schedules
         self.decl = decl or declarations(settings.stage)
         if app_module is None:
             from infra.api_server import load_app_module
@@ -224,6 +253,7 @@ class EventPump:
         self.clock = clock
         self.sqs_routes: list[SqsRoute] = []
         self.schedule_routes: list[ScheduleRoute] = []
+        self.eventbridge_routes: list[EventBridgeRoute] = []
         self.skipped: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -245,7 +275,11 @@ class EventPump:
                 self.sqs_routes.append(
                     SqsRoute(handler_decl, self.decl.queue_name(handler_decl.queue), handler, function)
                 )
-            if handler_decl.schedule:
+            if handler_decl.schedule and schedules == "eventbridge":
+                assert handler_decl.schedule_name is not None
+                self.eventbridge_routes.append(EventBridgeRoute(
+                    handler_decl, target_queue_name(handler_decl.schedule_name), handler, function))
+            elif handler_decl.schedule:
                 route = ScheduleRoute(handler_decl, parse_schedule(handler_decl.schedule), handler, function)
                 route.next_at = route.schedule.next_fire(self.clock())
                 self.schedule_routes.append(route)
@@ -316,9 +350,43 @@ class EventPump:
 
     # -------------------------------------------------------------------- schedules
 
+    def deliver_scheduled(self, route: EventBridgeRoute, wait_seconds: int = 0) -> BatchOutcome:
+        """Call the scheduled handler with each event EventBridge put on the route's queue.
+
+        An event is deleted once its handler returns; when the handler raises it comes back after the
+        queue's visibility timeout, and after SCHEDULE_ATTEMPTS tries it is dropped (logged as an error).
+        """
+        route.resolve()
+        sqs = client("sqs")
+        messages = sqs.receive_message(QueueUrl=route.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+                                       AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+        outcome = BatchOutcome(received=len(messages))
+        for message in messages:
+            attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            log = {"function": route.decl.logical_id, "handler": route.decl.handler, "queue": route.queue_name,
+                   "message_id": message["MessageId"], "attempt": attempt}
+            try:
+                event = json.loads(message["Body"])
+                log.update(rule=(event.get("resources") or ["?"])[0], scheduled_time=event.get("time"))
+                route.handler(event, self._context(route.decl, route.settings))
+            except Exception as exc:
+                outcome.failed += 1
+                outcome.error = f"{type(exc).__name__}: {exc}"
+                if attempt < SCHEDULE_ATTEMPTS:
+                    logger.exception("scheduled handler raised; EventBridge's event is retried after the "
+                                     "queue's visibility timeout", extra=log)
+                    continue
+                logger.exception(f"scheduled handler raised on attempt {attempt} of {SCHEDULE_ATTEMPTS}; "
+                                 "the event is dropped", extra=log)
+            else:
+                outcome.deleted += 1
+                logger.info("scheduled handler called with EventBridge's event", extra=log)
+            sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return outcome
+
     def fire(self, route: ScheduleRoute, fire_time: datetime) -> bool:
         """Invoke a scheduled handler once; False when it raised (logged)."""
-        rule = f"deertrack-{self.decl.stage}-{route.decl.logical_id}"
+        rule = route.decl.schedule_name or f"deertrack-{self.decl.stage}-{route.decl.logical_id}"
         event = scheduled_event(rule, fire_time, self.region)
         log = {"function": route.decl.logical_id, "handler": route.decl.handler,
                "schedule": route.schedule.expression, "scheduled_time": event["time"]}
@@ -355,18 +423,22 @@ class EventPump:
         is received once per call, as it would be once per visibility timeout.
         """
         report = PumpReport()
-        for route in self.sqs_routes:
+        routes: list[tuple[str, Callable[[], BatchOutcome]]] = [
+            *((r.queue_name, lambda r=r: self.deliver(r, wait_seconds=0)) for r in self.sqs_routes),
+            *((r.queue_name, lambda r=r: self.deliver_scheduled(r, wait_seconds=0)) for r in self.eventbridge_routes),
+        ]
+        for queue_name, deliver in routes:
             while True:
                 try:
-                    outcome = self.deliver(route, wait_seconds=0)
+                    outcome = deliver()
                 except Exception as exc:  # emulator down, queue missing
-                    report.errors.append(f"{route.queue_name}: {type(exc).__name__}: {exc}")
+                    report.errors.append(f"{queue_name}: {type(exc).__name__}: {exc}")
                     break
                 report.received += outcome.received
                 report.deleted += outcome.deleted
                 report.failed += outcome.failed
                 if outcome.error:
-                    report.errors.append(f"{route.queue_name}: {outcome.error}")
+                    report.errors.append(f"{queue_name}: {outcome.error}")
                 if outcome.received == 0 or outcome.failed:
                     break
         report.fired = self.fire_due(now)
@@ -375,8 +447,13 @@ class EventPump:
     def start(self) -> EventPump:
         self._stop.clear()
         for route in self.sqs_routes:
-            thread = threading.Thread(target=self._poll_loop, args=(route,), daemon=True,
-                                      name=f"pump-{route.decl.logical_id}")
+            thread = threading.Thread(target=self._poll_loop, args=(route.queue_name, self.deliver, route),
+                                      daemon=True, name=f"pump-{route.decl.logical_id}")
+            self._threads.append(thread)
+        for scheduled in self.eventbridge_routes:
+            thread = threading.Thread(target=self._poll_loop,
+                                      args=(scheduled.queue_name, self.deliver_scheduled, scheduled),
+                                      daemon=True, name=f"pump-eventbridge-{scheduled.decl.logical_id}")
             self._threads.append(thread)
         if self.schedule_routes:
             self._threads.append(threading.Thread(target=self._schedule_loop, daemon=True, name="pump-schedules"))
@@ -386,6 +463,7 @@ class EventPump:
             "event pump started",
             extra={"queues": {r.decl.handler: r.queue_name for r in self.sqs_routes},
                    "schedules": {r.decl.handler: r.schedule.expression for r in self.schedule_routes},
+                   "eventbridge_schedules": {r.decl.handler: r.queue_name for r in self.eventbridge_routes},
                    "skipped": self.skipped},
         )
         return self
@@ -400,16 +478,16 @@ class EventPump:
             logger.warning("event pump threads still busy in a handler at stop", extra={"threads": alive})
         self._threads = []
 
-    def _poll_loop(self, route: SqsRoute) -> None:
+    def _poll_loop(self, queue_name: str, deliver: Callable[[Any, int], BatchOutcome], route: Any) -> None:
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                outcome = self.deliver(route, wait_seconds=self.wait_seconds)
+                outcome = deliver(route, self.wait_seconds)
             except Exception as exc:
                 if self._stop.is_set():
                     return
                 logger.error("event pump cannot poll its queue; retrying",
-                             extra={"queue": route.queue_name, "error": f"{type(exc).__name__}: {exc}",
+                             extra={"queue": queue_name, "error": f"{type(exc).__name__}: {exc}",
                                     "retry_in_s": backoff})
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

@@ -105,27 +105,28 @@ def postgres_binaries() -> tuple[Path, Path] | None:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path,
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path,
                 timeout: float, cancelled: threading.Event | None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServiceError(f"{what} exited with code {process.returncode} while starting; its log "
-                               f"({log}) ends with:\n{_tail(log)}")
+                               f"({log}) ends with:\n{log_tail(log)}")
         if ready():
             return
         if cancelled is not None and cancelled.wait(0.1):
             raise ServiceError(f"interrupted while {what} was starting")
         if cancelled is None:
             time.sleep(0.1)
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f} s; its log ({log}) ends with:\n{_tail(log)}")
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f} s; its log ({log}) ends with:\n"
+                       f"{log_tail(log)}")
 
 
 def _runs_in(pid: int, directory: Path) -> bool:
@@ -136,7 +137,7 @@ def _runs_in(pid: int, directory: Path) -> bool:
         return False
 
 
-def _stop_stale(pid_file: Path, name: str, sig: int, directory: Path) -> None:
+def stop_stale(pid_file: Path, name: str, sig: int, directory: Path) -> None:
     """Stop a server a previous stack left running (it was killed before it could stop it).
 
     Only a live `name` process working in `directory` is stopped, never an unrelated one that reused the pid.
@@ -181,14 +182,14 @@ class ThrowawayRedis:
 
     def start(self, cancelled: threading.Event | None = None) -> ThrowawayRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
-        _stop_stale(self.pid_file, "redis-server", signal.SIGTERM, self.directory)
+        stop_stale(self.pid_file, "redis-server", signal.SIGTERM, self.directory)
         self.port = free_port()
         argv = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
         with self.log.open("ab") as output:
             self.process = spawn(argv, output=output)
         self.pid_file.write_text(f"{self.process.pid}\n")
-        _wait_until(lambda: redis_problem(self.url) is None, self.process, "the throwaway Redis", self.log,
+        wait_until(lambda: redis_problem(self.url) is None, self.process, "the throwaway Redis", self.log,
                     20, cancelled)
         logger.info("throwaway Redis started", extra={"url": self.url, "pid": self.process.pid})
         return self
@@ -298,14 +299,14 @@ class ThrowawayPostgres:
                              "-E", "UTF8", "--locale=C", "--no-sync"], output=output, user=self.user)
             code = process.wait(120)
         if code != 0:
-            raise ServiceError(f"initdb failed (exit {code}); its log ({self.log}) ends with:\n{_tail(self.log)}")
+            raise ServiceError(f"initdb failed (exit {code}); its log ({self.log}) ends with:\n{log_tail(self.log)}")
 
     def start(self, cancelled: threading.Event | None = None) -> ThrowawayPostgres:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             _check_reachable_by(self.directory, self.user)
-        _stop_stale(self.pid_file, "postgres", signal.SIGINT, self.data)
-        _stop_stale(self.data / "postmaster.pid", "postgres", signal.SIGINT, self.data)
+        stop_stale(self.pid_file, "postgres", signal.SIGINT, self.data)
+        stop_stale(self.data / "postmaster.pid", "postgres", signal.SIGINT, self.data)
         self._initdb()
         self.sockets.mkdir(parents=True, exist_ok=True)
         self.log.touch()
@@ -317,7 +318,7 @@ class ThrowawayPostgres:
         with self.log.open("ab") as output:
             self.process = spawn(argv, output=output, user=self.user)
         self.pid_file.write_text(f"{self.process.pid}\n")
-        _wait_until(self._accepts_connections, self.process, "the throwaway PostgreSQL", self.log, 60, cancelled)
+        wait_until(self._accepts_connections, self.process, "the throwaway PostgreSQL", self.log, 60, cancelled)
         logger.info("throwaway PostgreSQL started", extra={"url": self.admin_url, "pid": self.process.pid,
                                                           "data_dir": str(self.data)})
         return self

@@ -1,9 +1,10 @@
 """`deertrack up`: the whole service on one machine, in the foreground, until Ctrl-C or SIGTERM.
 
 In order: Redis and PostgreSQL (the configured ones, or throwaway servers), the AWS emulator
-(embedded moto unless AWS_ENDPOINT_URL names one), migrations, the AWS resources declared in
-template.yaml, the local user pool (signing key + JWKS, unless AUTH_JWKS_URL names one), the HTTP API,
-the event pump, the batch workers, then demo data in the background.
+(the one AWS_ENDPOINT_URL names, else an embedded LocalStack, or embedded moto when asked for or when
+LocalStack cannot start), migrations, the AWS resources declared in template.yaml (on LocalStack
+with the schedules as EventBridge rules), the local user pool (signing key + JWKS, unless AUTH_JWKS_URL
+names one), the HTTP API, the event pump, the batch workers, then demo data in the background.
 Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
 """
 
@@ -23,10 +24,12 @@ from types import FrameType
 
 from deertrack.logs import logger
 from deertrack.settings import Settings, get_settings
+from infra.localstack.runtime import LocalStackUnavailable
 from infra.template import TEMPLATE_PATH
 
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
-DEFAULT_EMULATOR_PORT = 5001
+#: The embedded emulators' usual ports (LocalStack's own default; moto's as before).
+DEFAULT_EMULATOR_PORTS = {"localstack": 4566, "moto": 5001}
 WORKERS = ("exports", "reid")
 #: Lifetime of the demo users' tokens in the banner of `deertrack up --demo`.
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
@@ -50,7 +53,12 @@ class Interrupted(RuntimeError):
 @dataclass
 class StackOptions:
     demo: bool = False
-    emulator_port: int = DEFAULT_EMULATOR_PORT
+    #: "localstack" or "moto"; None: LocalStack, falling back to moto (with the reason) when it cannot start.
+    emulator: str | None = None
+    #: How the user named the emulator ("--emulator localstack", "DEERTRACK_EMULATOR=moto"), for messages.
+    emulator_asked_by: str | None = None
+    #: None: the emulator's usual port (DEFAULT_EMULATOR_PORTS); 0: any free port.
+    emulator_port: int | None = None
     #: Always use throwaway Redis and PostgreSQL, even when configured ones are reachable.
     isolated: bool = False
     state_dir: Path = DEFAULT_STATE_DIR
@@ -118,6 +126,8 @@ class LocalStack:
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._explicit = {name: name in os.environ for name in ("REDIS_URL", "DATABASE_URL")}
         self._throwaway: list[tuple[str, object]] = []
+        #: Which emulator answers AWS calls ("localstack", "moto", or what AWS_ENDPOINT_URL turned out to be).
+        self.emulator_name: str | None = None
 
     # ---------------------------------------------------------------- steps
 
@@ -201,25 +211,68 @@ class LocalStack:
         self.state.endpoints["PostgreSQL"] = Endpoint(os.environ["DATABASE_URL"], f"throwaway, {server.directory}")
 
     def _aws(self, settings: Settings) -> None:
+        from deertrack.health import describe_emulator, emulator_identity
+
         if settings.aws_endpoint_url:
             problem = _http_reachable(settings.aws_endpoint_url)
             if problem is not None:
                 raise StackError(
                     f"the AWS emulator at AWS_ENDPOINT_URL={settings.aws_endpoint_url} is not reachable ({problem}).\n"
                     "Start it (with Docker: docker compose -f localstack-compose.yml up -d), or unset "
-                    "AWS_ENDPOINT_URL to use the embedded moto server."
+                    "AWS_ENDPOINT_URL to let `deertrack up` start an embedded LocalStack (or moto: --emulator moto)."
                 )
-            self.state.endpoints["AWS emulator"] = Endpoint(settings.aws_endpoint_url, "AWS_ENDPOINT_URL")
+            identity = emulator_identity(settings.aws_endpoint_url)
+            self.emulator_name = identity["name"]
+            self.state.endpoints["AWS emulator"] = Endpoint(
+                settings.aws_endpoint_url, f"AWS_ENDPOINT_URL, {describe_emulator(identity)}")
+            if self.options.emulator and self.options.emulator != identity["name"]:
+                self.state.notes.append(f"{self.options.emulator_asked_by} is ignored: AWS_ENDPOINT_URL names the "
+                                        f"emulator to use ({describe_emulator(identity)})")
             return
+        if self.options.emulator == "moto":
+            self._moto()
+            return
+        try:
+            self._localstack()
+        except LocalStackUnavailable as exc:
+            self._check()
+            if self.options.emulator == "localstack":
+                raise StackError(f"LocalStack ({self.options.emulator_asked_by}) could not start: {exc}") from exc
+            logger.warning("LocalStack could not start; the embedded moto server runs instead",
+                           extra={"reason": str(exc)})
+            self.state.notes.append(
+                "LocalStack could not start, so the embedded moto server runs instead. Why: "
+                + str(exc).replace("\n", "\n    ")
+                + "\n  (--emulator localstack makes this an error; --emulator moto does not try LocalStack)"
+            )
+            self._moto()
+
+    def _emulator_port(self, name: str) -> int:
+        port = DEFAULT_EMULATOR_PORTS[name] if self.options.emulator_port is None else self.options.emulator_port
+        if port and not _port_free("127.0.0.1", port):
+            self.state.notes.append(f"port {port} was taken, so the embedded {name} is on another port")
+            port = 0
+        return port
+
+    def _localstack(self) -> None:
+        from infra.localstack import EmbeddedLocalStack
+
+        emulator = EmbeddedLocalStack(self.options.state_dir, port=self._emulator_port("localstack") or None)
+        emulator.start(self._stop)
+        self._on_stop("LocalStack", emulator.stop)
+        self._throwaway.append(("LocalStack", emulator))
+        os.environ["AWS_ENDPOINT_URL"] = emulator.url
+        self.emulator_name = "localstack"
+        self.state.endpoints["AWS emulator"] = Endpoint(
+            emulator.url, f"embedded LocalStack {emulator.version}, files in {emulator.directory}")
+
+    def _moto(self) -> None:
         from infra.emulator import EmbeddedEmulator
 
-        port = self.options.emulator_port
-        if port and not _port_free("127.0.0.1", port):
-            self.state.notes.append(f"port {port} was taken, so the embedded emulator is on another port")
-            port = 0
-        emulator = EmbeddedEmulator(port=port or None).start()
+        emulator = EmbeddedEmulator(port=self._emulator_port("moto") or None).start()
         self._on_stop("AWS emulator", emulator.stop)
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
+        self.emulator_name = "moto"
         self.state.endpoints["AWS emulator"] = Endpoint(emulator.url, "embedded moto")
 
     def _sign_in(self, settings: Settings) -> None:
@@ -252,13 +305,22 @@ class LocalStack:
         self._on_stop("HTTP API", server.stop)
         self.state.endpoints["API"] = Endpoint(server.url, "Chalice")
 
+    @property
+    def _schedules(self) -> str:
+        """Who fires the schedules: EventBridge on LocalStack, the pump's clock elsewhere (moto never fires)."""
+        return "eventbridge" if self.emulator_name == "localstack" else "clock"
+
     def _pump(self) -> None:
         from infra.pump import EventPump
 
-        pump = EventPump(wait_seconds=self.options.pump_wait_seconds).start()
+        pump = EventPump(wait_seconds=self.options.pump_wait_seconds, schedules=self._schedules).start()
         self._on_stop("event pump", pump.stop)
+        if pump.eventbridge_routes:
+            schedules = f"{len(pump.eventbridge_routes)} schedule(s) fired by EventBridge"
+        else:
+            schedules = f"{len(pump.schedule_routes)} schedule(s) fired by the pump's clock"
         self.state.notes.append(
-            f"event pump: {len(pump.sqs_routes)} queue handler(s), {len(pump.schedule_routes)} schedule(s)"
+            f"event pump: {len(pump.sqs_routes)} queue handler(s), {schedules}"
             + (f"; not in the app yet: {', '.join(pump.skipped)}" if pump.skipped else "")
         )
 
@@ -317,6 +379,12 @@ class LocalStack:
             raise StackError(f"migrations on {address.host}:{address.port}/{address.database} failed: {exc}") from exc
         self._check()
         create_resources(declarations(settings.stage))
+        if self._schedules == "eventbridge":
+            from infra.eventbridge import create_schedule_rules
+
+            for rule in create_schedule_rules(declarations(settings.stage)):
+                self.state.notes.append(f"EventBridge rule {rule.name} ({rule.expression}) -> SQS "
+                                        f"{rule.target_queue} -> {rule.handler}")
         self._check()
         self._sign_in(settings)
         settings = get_settings()

@@ -62,6 +62,7 @@ class HandlerDecl:
     queue: str | None = None  # logical id of the SQS event source
     batch_size: int = 10
     schedule: str | None = None  # rate(...) / cron(...)
+    schedule_name: str | None = None  # the EventBridge rule's name (the event's Name, else SAM's logical id)
 
 
 @dataclass
@@ -159,12 +160,13 @@ def declarations(stage: str = "dev", path: Path = TEMPLATE_PATH) -> Declarations
             buckets[logical_id] = bucket
         elif kind == "AWS::Serverless::Function":
             decl = HandlerDecl(logical_id, props["Handler"])
-            for event in props.get("Events", {}).values():
+            for event_id, event in props.get("Events", {}).items():
                 event_props = event.get("Properties", {})
                 if event["Type"] == "SQS":
                     decl.queue = logical_target(event_props["Queue"])
                     decl.batch_size = int(event_props.get("BatchSize", 10))
                 elif event["Type"] == "Schedule":
                     decl.schedule = str(resolve.value(event_props["Schedule"]))
+                    decl.schedule_name = str(resolve.value(event_props.get("Name", f"{logical_id}{event_id}")))
             handlers[logical_id] = decl
     return Declarations(stage, queues, buckets, handlers)

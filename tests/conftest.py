@@ -1,6 +1,11 @@
 """Shared fixtures. Integration tests get real Redis and PostgreSQL and the AWS emulator over HTTP,
 isolated per test run: their own database (deertrack_test_<run>), their own Redis key prefix and
-their own embedded moto server, all removed at the end.
+their own embedded emulator, all removed at the end.
+
+The emulator is moto unless `--emulator localstack` (or DEERTRACK_TEST_EMULATOR=localstack) asks for an
+embedded LocalStack; CI runs tests/e2e a second time that way. LocalStack's virtualenv is shared by
+every run (DEERTRACK_LOCALSTACK_VENV, by default the checkout's .local/localstack/venv); its files
+live in the run's temporary folder.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from deertrack.reid.embedder import Embedder
-    from infra.emulator import EmbeddedEmulator
+    from infra.emulator import Emulator
 
 RUN_ID = uuid.uuid4().hex[:10]
 TEST_DATABASE = f"deertrack_test_{RUN_ID}"
@@ -32,6 +37,27 @@ os.environ["STAGE"] = "test"
 os.environ["LOG_LEVEL"] = os.environ.get("TEST_LOG_LEVEL", "WARNING")
 # The embedded emulator logs every HTTP request at INFO; keep test output readable.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+# One LocalStack install for every test (and every `deertrack up` a test starts).
+os.environ.setdefault("DEERTRACK_LOCALSTACK_VENV",
+                      os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".local", "localstack",
+                                   "venv"))
+EMULATOR_VARIABLE = "DEERTRACK_TEST_EMULATOR"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--emulator", choices=("moto", "localstack"), default=None,
+                     help=f"the AWS emulator of integration and e2e tests (default: ${EMULATOR_VARIABLE}, else moto)")
+
+
+def emulator_choice(config: pytest.Config) -> str:
+    choice = config.getoption("--emulator") or os.environ.get(EMULATOR_VARIABLE, "").strip() or "moto"
+    if choice not in ("moto", "localstack"):
+        raise pytest.UsageError(f"{EMULATOR_VARIABLE} must be moto or localstack, got {choice!r}")
+    return choice
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"AWS emulator: {emulator_choice(config)}"
 
 
 def reset_caches() -> None:
@@ -51,7 +77,7 @@ def reset_caches() -> None:
 
 @dataclass
 class Stack:
-    emulator: EmbeddedEmulator
+    emulator: Emulator
     database_url: str
     redis_prefix: str
 
@@ -60,10 +86,22 @@ class Stack:
         return self.emulator.url
 
 
-@pytest.fixture(scope="session")
-def _services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from deertrack import db, migrations
+def start_emulator(name: str, tmp_path_factory: pytest.TempPathFactory) -> Emulator:
     from infra.emulator import EmbeddedEmulator
+
+    if name == "moto":
+        return EmbeddedEmulator().start()
+    from infra.localstack import EmbeddedLocalStack, LocalStackUnavailable
+
+    try:
+        return EmbeddedLocalStack(tmp_path_factory.mktemp("localstack-state")).start()
+    except LocalStackUnavailable as exc:
+        pytest.fail(f"--emulator localstack: {exc}")
+
+
+@pytest.fixture(scope="session")
+def _services(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Stack]:
+    from deertrack import db, migrations
     from infra.user_pool import UserPool
     from tests.auth_tokens import use_pool
 
@@ -72,7 +110,7 @@ def _services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         db.ensure_role_and_database(database_url, ADMIN_URL)
     except db.DatabaseUnavailable as exc:
         pytest.fail(f"integration tests need PostgreSQL: {exc}")
-    emulator = EmbeddedEmulator().start()
+    emulator = start_emulator(emulator_choice(pytestconfig), tmp_path_factory)
     # Sign-in: a key pair of this run, its JWKS on loopback; every API server of the run trusts it.
     user_pool = UserPool(tmp_path_factory.mktemp("user-pool"))
     os.environ["AUTH_JWKS_URL"] = user_pool.serve()

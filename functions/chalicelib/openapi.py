@@ -20,6 +20,8 @@ def openapi_document() -> Response:
 openapi.document("GET", "/api/openapi.json", summary="This OpenAPI document", tags=("meta",),
                  responses={200: openapi.Reply("OpenAPI 3.1 document", {"type": "object"})})
 # The foundation's health route (functions/chalicelib/health.py) is documented here.
-openapi.document("GET", "/api/health", summary="State of Redis, PostgreSQL, SQS and S3", tags=("meta",),
+openapi.document("GET", "/api/health", tags=("meta",),
+                 summary="State of Redis, PostgreSQL, SQS and S3, and which AWS answers (`aws`: LocalStack and "
+                 "its version, moto, or AWS)",
                  responses={200: openapi.Reply("All reachable", {"type": "object"}),
                             503: openapi.Reply("Something is down; `down` names it", {"type": "object"})})

@@ -1,8 +1,11 @@
-"""Health of the four things the service stands on: Redis, PostgreSQL, SQS, S3."""
+"""Health of the four things the service stands on: Redis, PostgreSQL, SQS, S3 (and which AWS answers)."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +42,40 @@ def _s3() -> str:
     return "buckets reachable"
 
 
+def _get_json(url: str, timeout: float) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - the configured endpoint
+        return json.loads(answer.read())
+
+
+def emulator_identity(endpoint_url: str | None, timeout: float = 1.0) -> dict[str, Any]:
+    """Which AWS answers: `{"name": "aws"}` without AWS_ENDPOINT_URL, else the emulator found there.
+
+    LocalStack names its version in `/_localstack/health`; moto answers `/moto-api/config` (it has no
+    version over HTTP); anything else is `unknown`.
+    """
+    if not endpoint_url:
+        return {"name": "aws", "version": None, "endpoint": None}
+    base = endpoint_url.rstrip("/")
+    try:
+        document = _get_json(f"{base}/_localstack/health", timeout)
+        if isinstance(document, dict) and "services" in document:
+            return {"name": "localstack", "version": document.get("version"), "endpoint": endpoint_url}
+    except (urllib.error.URLError, OSError, ValueError):
+        pass
+    try:
+        _get_json(f"{base}/moto-api/config", timeout)
+        return {"name": "moto", "version": None, "endpoint": endpoint_url}
+    except (urllib.error.URLError, OSError, ValueError):
+        pass
+    return {"name": "unknown", "version": None, "endpoint": endpoint_url}
+
+
+def describe_emulator(identity: dict[str, Any]) -> str:
+    """`LocalStack 4.13.1`, `moto`, `AWS`: what a person reads in a banner."""
+    label = {"localstack": "LocalStack", "moto": "moto", "aws": "AWS"}.get(identity["name"], identity["name"])
+    return f"{label} {identity['version']}" if identity.get("version") else label
+
+
 CHECKS: dict[str, Callable[[], str]] = {"redis": _redis, "postgres": _postgres, "sqs": _sqs, "s3": _s3}
 
 
@@ -54,4 +91,5 @@ def check_all() -> dict[str, Any]:
             logger.warning("health check failed", extra={"component": name, "error": str(exc)})
         components[name]["ms"] = round(1000 * (time.perf_counter() - started), 1)
     down = [n for n, c in components.items() if c["status"] != "ok"]
-    return {"status": "ok" if not down else "degraded", "down": down, "components": components}
+    return {"status": "ok" if not down else "degraded", "down": down, "components": components,
+            "aws": emulator_identity(get_settings().aws_endpoint_url)}

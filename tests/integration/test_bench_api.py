@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_bench_api_prints_figures_and_ratios_and_leaves_nothing(stack, capsys) -> None:
     before = get_settings().model_dump()
-    assert main(["bench", "api", "--requests", "20", "--warmup", "2", "--json"]) == 0
+    assert main(["bench", "api", "--emulator", "moto", "--requests", "20", "--warmup", "2", "--json"]) == 0
     out = capsys.readouterr().out
     for line in ("redis PING (baseline)", "POST /api/exports/pdf", "GET /api/exports/pdf/{job_id}", "×redis"):
         assert line in out

@@ -96,11 +96,14 @@ def test_requests_bucket_notification_reaches_its_queue(stack) -> None:
     assert [unquote_plus(r["s3"]["object"]["key"]) for r in records] == ["export-requests/a.json"]
 
 
-def test_health_ok_over_http(api) -> None:
+def test_health_ok_over_http(api, stack) -> None:
     with urllib.request.urlopen(f"{api}/api/health", timeout=10) as response:
         body = json.load(response)
     assert response.status == 200
     assert body["status"] == "ok", body
+    # which AWS answers: the emulator of this run, LocalStack with its version, moto without one
+    expected_version = stack.emulator.version if stack.emulator.name == "localstack" else None
+    assert body["aws"] == {"name": stack.emulator.name, "version": expected_version, "endpoint": stack.emulator_url}
 
 
 def test_health_names_what_is_down(api, monkeypatch) -> None:

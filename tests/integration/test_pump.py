@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,8 @@ from chalice import Chalice
 from deertrack.aws import client
 from deertrack.s3_events import objects_in
 from deertrack.settings import get_settings
-from infra.pump import EventPump
+from infra.eventbridge import target_queue_name
+from infra.pump import SCHEDULE_ATTEMPTS, EventPump, scheduled_event
 from infra.resources import create_resources
 from infra.template import Declarations, HandlerDecl, QueueDecl, declarations
 
@@ -199,3 +201,62 @@ def test_unknown_queue_is_reported_not_raised(stack: Any) -> None:
     report = EventPump(decl, test_app).run_once()
     assert report.errors and "pumptest-never-created" in report.errors[0]
 
+
+
+# ------------------------------------------------------------------------------------------ schedules by EventBridge
+
+
+SCHEDULED = "pumptest-nightly"
+
+
+@pytest.fixture
+def scheduled(stack: Any) -> Declarations:
+    """A scheduled function whose rule's stand-in queue redelivers at once (visibility timeout 0)."""
+    decl = Declarations("test", {}, {}, {"NightlyFunction": HandlerDecl(
+        "NightlyFunction", "app.nightly", schedule="rate(1 minute)", schedule_name=SCHEDULED)})
+    client("sqs").create_queue(QueueName=target_queue_name(SCHEDULED), Attributes={"VisibilityTimeout": "0"})
+    return decl
+
+
+def put_scheduled_event(rule: str) -> dict[str, Any]:
+    """What EventBridge puts on a rule's SQS target: the event itself as the message body."""
+    event = scheduled_event(rule, datetime(2026, 3, 1, 3, 0, tzinfo=UTC), get_settings().aws_region)
+    send(target_queue_name(rule), json.dumps(event))
+    return event
+
+
+def test_on_eventbridge_the_pump_calls_the_handler_with_the_delivered_event(scheduled: Declarations) -> None:
+    seen: list[dict[str, Any]] = []
+    pump = EventPump(scheduled, SimpleNamespace(nightly=lambda event, context: seen.append(event)),
+                     schedules="eventbridge")
+    assert pump.schedule_routes == []  # EventBridge fires; the pump's clock does not
+    assert pump.run_once(datetime(2030, 1, 1, tzinfo=UTC)).fired == 0
+    event = put_scheduled_event(SCHEDULED)
+
+    report = pump.run_once()
+
+    assert seen == [event]
+    assert (report.received, report.deleted, report.failed) == (1, 1, 0)
+    assert counts(target_queue_name(SCHEDULED)) == 0
+
+
+def test_a_raising_scheduled_handler_is_tried_three_times_then_the_event_is_dropped(scheduled: Declarations) -> None:
+    calls: list[str] = []
+
+    def nightly(event: dict[str, Any], context: Any) -> None:
+        calls.append(event["id"])
+        raise RuntimeError("database down")
+
+    pump = EventPump(scheduled, SimpleNamespace(nightly=nightly), schedules="eventbridge")
+    event = put_scheduled_event(SCHEDULED)
+    reports = [pump.run_once() for _ in range(SCHEDULE_ATTEMPTS + 1)]
+
+    assert calls == [event["id"]] * SCHEDULE_ATTEMPTS  # as Lambda's asynchronous invocation: 1 try + 2 retries
+    assert [r.failed for r in reports] == [1] * SCHEDULE_ATTEMPTS + [0]
+    assert "database down" in reports[0].errors[0]
+    assert counts(target_queue_name(SCHEDULED)) == 0
+
+
+def test_schedules_must_be_clock_or_eventbridge(scheduled: Declarations) -> None:
+    with pytest.raises(ValueError, match="schedules must be one of"):
+        EventPump(scheduled, SimpleNamespace(nightly=lambda event, context: None), schedules="cron")

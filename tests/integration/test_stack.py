@@ -1,5 +1,7 @@
-"""`deertrack up` as a user runs it: a subprocess that becomes healthy, stops on SIGINT and leaves no
-process behind; and clear failures when an explicitly configured Redis or PostgreSQL is down.
+"""`deertrack up` as a user runs it: a subprocess that becomes healthy (on the embedded LocalStack by
+default, on moto when asked), stops on SIGINT and leaves no process behind; the fallback to moto when
+LocalStack cannot start and the refusal when it was asked for by name; and clear failures when an
+explicitly configured Redis or PostgreSQL is down.
 """
 
 from __future__ import annotations
@@ -155,16 +157,23 @@ def fresh_database() -> Iterator[str]:
         db.drop_database(name, ADMIN_URL)
 
 
-def test_up_becomes_healthy_and_ctrl_c_stops_everything(fresh_database: str, tmp_path: Path) -> None:
+def test_up_becomes_healthy_on_localstack_and_ctrl_c_stops_everything(fresh_database: str, tmp_path: Path) -> None:
+    from infra.localstack import locked_version
+
     env = up_environment(DATABASE_URL=fresh_database)
-    process = start_up(env, tmp_path, workers=True)
+    process = start_up(env, tmp_path, "--state-dir", str(tmp_path / "state"), workers=True)
     try:
         health = wait_healthy(process, f"http://127.0.0.1:{env['API_PORT']}/api/health", tmp_path)
         assert health["status"] == "ok"
+        assert health["aws"]["name"] == "localstack" and health["aws"]["version"] == locked_version()
         banner = output(tmp_path)
         assert f"http://127.0.0.1:{env['API_PORT']}" in banner
         assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in banner
-        assert "(embedded moto)" in banner
+        assert f"(embedded LocalStack {locked_version()}, files in {tmp_path / 'state' / 'localstack'})" in banner
+        assert "EventBridge rule deertrack-uptest-backfill-nightly (cron(0 3 * * ? *))" in banner
+        assert "1 schedule(s) fired by EventBridge" in banner
+        commands = " | ".join(cmd for _, cmd in descendants(process.pid).values())
+        assert "infra/localstack/launch.py" in commands
         with db.connection(fresh_database) as con:  # migrations ran on the configured database
             assert con.run("SELECT count(*) FROM schema_migrations")[0][0] >= 1
         for pid, (_, cmdline) in descendants(process.pid).items():  # workers, when there are any
@@ -184,13 +193,15 @@ def test_isolated_up_runs_throwaway_servers_and_stops_them(tmp_path: Path) -> No
     state_dir = Path(tempfile.mkdtemp(prefix="deertrack-up-state-", dir="/tmp"))
     state_dir.chmod(0o755)
     env = up_environment()
-    process = start_up(env, tmp_path, "--isolated", "--state-dir", str(state_dir))
+    process = start_up(env, tmp_path, "--isolated", "--state-dir", str(state_dir), "--emulator", "moto")
     try:
         health = wait_healthy(process, f"http://127.0.0.1:{env['API_PORT']}/api/health", tmp_path)
-        assert health["status"] == "ok"
+        assert health["status"] == "ok" and health["aws"]["name"] == "moto"
         commands = " | ".join(cmd for _, cmd in descendants(process.pid).values())
         assert "redis-server" in commands and str(state_dir / "postgres" / "data") in commands
-        assert "(throwaway" in output(tmp_path)
+        assert "launch.py" not in commands
+        assert "(throwaway" in output(tmp_path) and "(embedded moto)" in output(tmp_path)
+        assert "1 schedule(s) fired by the pump's clock" in output(tmp_path)
         stop_and_check(process, tmp_path)
     finally:
         kill_leftovers(process)
@@ -229,3 +240,56 @@ def test_explicit_database_url_that_is_down_says_so_and_exits(tmp_path: Path) ->
     assert "PostgreSQL is not reachable" in stderr
     assert f"DATABASE_URL=postgresql://deertrack@127.0.0.1:{port}/deer_tracking" in stderr
     assert "systemctl start postgresql" in stderr and "unset DATABASE_URL" in stderr
+
+
+def broken_localstack(tmp_path: Path) -> dict[str, str]:
+    """An environment in which LocalStack cannot be installed: its virtualenv would go below a plain file."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    return {"DEERTRACK_LOCALSTACK_VENV": str(blocker / "venv")}
+
+
+def test_without_localstack_up_falls_back_to_moto_and_says_why(tmp_path: Path) -> None:
+    env = up_environment(**broken_localstack(tmp_path))
+    process = start_up(env, tmp_path, "--state-dir", str(tmp_path / "state"))
+    try:
+        health = wait_healthy(process, f"http://127.0.0.1:{env['API_PORT']}/api/health", tmp_path)
+        assert health["status"] == "ok" and health["aws"]["name"] == "moto"
+        banner = output(tmp_path)
+        assert "LocalStack could not start, so the embedded moto server runs instead." in banner
+        assert f"cannot install LocalStack's core into {tmp_path / 'not-a-directory' / 'venv'}" in banner
+        assert "(embedded moto)" in banner
+        stop_and_check(process, tmp_path)
+    finally:
+        kill_leftovers(process)
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_localstack_asked_for_by_name_must_start(tmp_path: Path, how: str) -> None:
+    env = up_environment(**broken_localstack(tmp_path))
+    args = ["--state-dir", str(tmp_path / "state")]
+    if how == "flag":
+        args += ["--emulator", "localstack"]
+    else:
+        env["DEERTRACK_EMULATOR"] = "localstack"
+    process = start_up(env, tmp_path, *args)
+    try:
+        code = process.wait(60)
+    finally:
+        kill_leftovers(process)
+    stderr = (tmp_path / "up.err").read_text()
+    asked = "--emulator localstack" if how == "flag" else "DEERTRACK_EMULATOR=localstack"
+    assert code != 0
+    assert f"cannot bring the stack up: LocalStack ({asked}) could not start: cannot install" in stderr
+    assert "moto" not in (tmp_path / "up.out").read_text()
+
+
+def test_an_unknown_emulator_variable_is_refused(tmp_path: Path) -> None:
+    env = up_environment(DEERTRACK_EMULATOR="motor")
+    process = start_up(env, tmp_path)
+    try:
+        code = process.wait(60)
+    finally:
+        kill_leftovers(process)
+    assert code == 2
+    assert "DEERTRACK_EMULATOR must be one of localstack, moto, got 'motor'" in (tmp_path / "up.err").read_text()

@@ -1,10 +1,11 @@
 """`deertrack bench api`: latency of the export API through HTTP on loopback, beside Redis.
 
-Starts its own pieces in this process, so a running dev stack is not disturbed: an embedded moto
-server, a throwaway PostgreSQL database (deertrack_bench_<run>, dropped at the end), a Redis key
-prefix of its own (bench:<run>:, deleted at the end) on the configured Redis, a throwaway local user
-pool (every request carries its token, checked as `deertrack up` checks it), and the Chalice app
-served over HTTP on a free loopback port. Then it measures, in the same run:
+Starts its own pieces, so a running dev stack is not disturbed: an embedded emulator (moto,
+LocalStack, or one after the other: `--emulator`), a throwaway PostgreSQL database
+(deertrack_bench_<run>, dropped at the end), a Redis key prefix of its own (bench:<run>:, deleted at
+the end) on the configured Redis, a throwaway local user pool (every request carries its token,
+checked as `deertrack up` checks it), and the Chalice app served over HTTP on a free loopback port.
+Then it measures, in the same run:
 
 - POST /api/exports/pdf (validate + Redis status + SQS message), without and with location_ids
   (the latter adds a PostgreSQL lookup),
@@ -12,7 +13,8 @@ served over HTTP on a free loopback port. Then it measures, in the same run:
 - a bare SQS SendMessage to the same emulator (what a POST spends enqueueing), and
 - a bare Redis PING round trip on the same server: the baseline the others are divided by.
 
-The HTTP figures are taken interleaved, one of each per round, so noise hits them alike.
+The HTTP figures are taken interleaved, one of each per round, so noise hits them alike. With both
+emulators it ends with each one's POST p50/p99 beside its bare SendMessage.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deertrack.cli import CommandError
 from deertrack.cli.commands.bench import add_benchmark
 
 MIN_REQUESTS, MAX_REQUESTS = 20, 5000
+EMULATOR_CHOICES = ("moto", "localstack", "both")
 
 
 @contextmanager
@@ -64,8 +68,23 @@ class BenchStack:
     location_id: int
 
 
+def start_emulator(name: str, files: Path) -> Any:
+    """The embedded emulator `name` ("moto" or "localstack", its files under `files`), started."""
+    from infra.emulator import EmbeddedEmulator
+
+    if name == "moto":
+        return EmbeddedEmulator().start()
+    from infra.localstack import EmbeddedLocalStack, LocalStackRuntime, LocalStackUnavailable
+    from infra.stack import DEFAULT_STATE_DIR
+
+    try:  # the stack's LocalStack install, a run folder of its own
+        return EmbeddedLocalStack(files, runtime=LocalStackRuntime.for_state_dir(DEFAULT_STATE_DIR)).start()
+    except LocalStackUnavailable as exc:
+        raise CommandError(f"LocalStack could not start: {exc}") from exc
+
+
 @contextmanager
-def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
+def isolated_stack(quiet: bool = True, emulator_name: str = "moto") -> Iterator[BenchStack]:
     """Emulator, throwaway database, own Redis prefix and the API over HTTP; all removed afterwards."""
     from deertrack import db, migrations
     from deertrack.auth import Role
@@ -74,7 +93,6 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
     from deertrack.settings import get_settings
     from infra.api_server import ApiServer
     from infra.authorizer import JwtAuthorizer
-    from infra.emulator import EmbeddedEmulator
     from infra.resources import create_resources
     from infra.template import declarations
     from infra.user_pool import UserPool
@@ -96,7 +114,13 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
         raise CommandError(f"cannot create the throwaway database {database} (needs DATABASE_ADMIN_URL "
                            f"to reach a superuser): {exc}") from exc
 
-    emulator = EmbeddedEmulator().start()
+    files = tempfile.TemporaryDirectory(prefix="deertrack-bench-")
+    try:
+        emulator = start_emulator(emulator_name, Path(files.name))
+    except BaseException:
+        files.cleanup()
+        db.drop_database(database, admin_url)
+        raise
     keys_dir = tempfile.TemporaryDirectory(prefix="deertrack-bench-auth-")
     pool = UserPool(Path(keys_dir.name))
     jwks_url = pool.serve()
@@ -142,6 +166,7 @@ def isolated_stack(quiet: bool = True) -> Iterator[BenchStack]:
         for name, level in quiet_loggers.items():
             logging.getLogger(name).setLevel(level)
         emulator.stop()
+        files.cleanup()
         pool.stop()
         keys_dir.cleanup()
         try:
@@ -299,6 +324,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"requests per HTTP figure ({MIN_REQUESTS}-{MAX_REQUESTS}, default 300); "
                              "the Redis baseline takes 8×N PINGs, half before and half after")
     parser.add_argument("--warmup", type=int, default=20, metavar="N", help="unmeasured requests first (default 20)")
+    parser.add_argument("--emulator", choices=EMULATOR_CHOICES, default="both",
+                        help="the embedded emulator behind the API: moto, localstack, or both one after the other "
+                             "(default both)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
 
 
@@ -307,17 +335,34 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--requests must be {MIN_REQUESTS}-{MAX_REQUESTS}, got {args.requests}", code=2)
     if not 0 <= args.warmup <= 1000:
         raise CommandError(f"--warmup must be 0-1000, got {args.warmup}", code=2)
-    print("starting emulator, throwaway database and API on loopback ...", flush=True)
-    with isolated_stack() as stack:
-        print(f"API at {stack.api_url}; database {stack.database_url.rsplit('/', 1)[1]}, "
-              f"Redis prefix {stack.redis_prefix}; {args.requests} requests per figure, sequential, keep-alive",
-              flush=True)
-        figures = measure(stack, args.requests, args.warmup)
-    print(report(figures))
+    emulators = ["moto", "localstack"] if args.emulator == "both" else [args.emulator]
+    results: dict[str, list[Figure]] = {}
+    for name in emulators:
+        print(f"starting {name}, throwaway database and API on loopback ...", flush=True)
+        with isolated_stack(emulator_name=name) as stack:
+            print(f"API at {stack.api_url}; database {stack.database_url.rsplit('/', 1)[1]}, "
+                  f"Redis prefix {stack.redis_prefix}; {args.requests} requests per figure, sequential, keep-alive",
+                  flush=True)
+            results[name] = measure(stack, args.requests, args.warmup)
+        print(f"\n{name}:\n{report(results[name])}\n", flush=True)
+    print(comparison(results))
     if args.json:
-        print(json.dumps({f.name: {"n": len(f.samples_ms), "p50_ms": round(f.p50, 3), "p99_ms": round(f.p99, 3),
-                                   "mean_ms": round(f.mean, 3)} for f in figures}))
+        print(json.dumps({name: {f.name: {"n": len(f.samples_ms), "p50_ms": round(f.p50, 3),
+                                          "p99_ms": round(f.p99, 3), "mean_ms": round(f.mean, 3)} for f in figures}
+                          for name, figures in results.items()}))
     return 0
+
+
+def comparison(results: dict[str, list[Figure]]) -> str:
+    """Per emulator: POST p50/p99 beside the bare SendMessage to the same emulator (same run)."""
+    lines = [f"{'emulator':<11} {'POST p50':>9} {'p99':>8} {'SendMessage p50':>16} {'p99':>8} "
+             f"{'POST/Send p50':>14} {'p99':>6}   (ms)"]
+    for name, figures in results.items():
+        by_name = {f.name: f for f in figures}
+        post, send = by_name["POST /api/exports/pdf"], by_name["SQS SendMessage, bare (emulator)"]
+        lines.append(f"{name:<11} {post.p50:>9.2f} {post.p99:>8.2f} {send.p50:>16.2f} {send.p99:>8.2f} "
+                     f"{post.p50 / send.p50:>14.1f} {post.p99 / send.p99:>6.1f}")
+    return "\n".join(lines)
 
 
 add_benchmark("api", "export API p50/p99 through HTTP on loopback, beside a bare Redis round trip",

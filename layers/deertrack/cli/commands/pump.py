@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--once", action="store_true",
                         help="handle the messages visible now, print what happened and exit")
+    parser.add_argument("--schedules", choices=("auto", "clock", "eventbridge"), default="auto",
+                        help="who fires the schedules: eventbridge (LocalStack fires the rules into their target "
+                        "queues), clock (the pump, as moto never fires rules); auto: eventbridge on LocalStack")
     parser.add_argument("--wait-seconds", type=int, default=5, choices=range(0, 21), metavar="0-20",
                         help="SQS long-poll wait (default 5)")
     parser.set_defaults(func=run)
@@ -31,7 +34,13 @@ def run(args: argparse.Namespace) -> int:
     if not get_settings().aws_endpoint_url:
         raise CommandError("AWS_ENDPOINT_URL is not set: point it at the emulator (e.g. the one `deertrack up` "
                            "prints, or LocalStack at http://localhost:4566)")
-    pump = EventPump(wait_seconds=args.wait_seconds)
+    from deertrack.health import emulator_identity
+
+    endpoint = get_settings().aws_endpoint_url
+    schedules = args.schedules
+    if schedules == "auto":
+        schedules = "eventbridge" if emulator_identity(endpoint)["name"] == "localstack" else "clock"
+    pump = EventPump(wait_seconds=args.wait_seconds, schedules=schedules)
     if args.once:
         report = pump.run_once()
         print(json.dumps({"received": report.received, "deleted": report.deleted, "failed": report.failed,
