@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test lint bench clean demo-model
+.PHONY: install run test lint bench clean demo-model browser
 
 install: $(VENV)/.installed
 
@@ -16,9 +16,18 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/deertrack up --demo
 
-test: install
+# The browser test drives the distribution's Chromium (Playwright's own browser download does not work here);
+# it is installed when missing, where apt is there and we may use it (CI runs as root).
+CHROMIUM ?= /usr/bin/chromium
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+browser:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "no $(CHROMIUM) and no way to install it: the browser test will skip (apt-get install chromium)"
 
 lint: install
 	$(BIN)/ruff check .
