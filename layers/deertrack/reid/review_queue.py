@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any, Final, Literal
 
 import pg8000.native
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from deertrack.classifications import Classification
 
@@ -46,11 +46,13 @@ class QueueQuery(BaseModel):
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0)
 
-    @model_validator(mode="after")
-    def _dates(self) -> QueueQuery:
-        if self.start_date and self.end_date and self.start_date > self.end_date:
+    @field_validator("end_date")
+    @classmethod
+    def _after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if value and start and start > value:
             raise ValueError("start_date must be before end_date")
-        return self
+        return value
 
 
 def _detection_filters(query: QueueQuery) -> tuple[str, dict[str, Any]]:
