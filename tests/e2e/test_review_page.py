@@ -9,6 +9,7 @@ without it skips this test and says so; in CI (CI=true) a missing browser fails 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -191,7 +192,6 @@ def test_ten_detections_reviewed_by_keyboard(api, browser, capsys) -> None:
         reviewer.answer("j")
         key = _candidate_key(api, reviewer.detection)
     moved = reviewer.detection
-    reviewer.screenshot("review-detection.png")
     view = call("GET", f"{api}/api/detections/{moved}").body
     target = view["candidates"][int(key) - 1]["deer_id"]
     reviewer.answer(key)
@@ -233,6 +233,8 @@ def test_ten_detections_reviewed_by_keyboard(api, browser, capsys) -> None:
     # the rest of the ten: one key each (confirm)
     while len(decided) < 10:
         current = reviewer.detection
+        if len(decided) == 9:
+            reviewer.screenshot("review-detection.png")
         reviewer.answer("c")
         assert _reviews(current)[-1] == ("confirm", "rita", False)
         decided.append(current)
@@ -282,3 +284,79 @@ def test_signing_in_by_pasting_a_token(api, browser) -> None:
     Reviewer(page).ready("detection-")
     assert page.evaluate("sessionStorage.getItem('deertrack.token')").count(".") == 2
     context.close()
+
+
+class _HostedSignIn:
+    """A stand-in for the Cognito hosted sign-in on loopback (the real one needs AWS): /oauth2/authorize sends the
+    browser straight back with a code, /oauth2/token trades it for an ID token of the test user pool only when
+    the PKCE verifier matches the challenge. Records what it was asked."""
+
+    def __init__(self, user: str) -> None:
+        import base64
+        import hashlib
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        hosted = self
+        self.asked: dict[str, Any] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                hosted.asked["authorize"] = query
+                back = f"{query['redirect_uri']}?code=the-code&state={query['state']}"
+                self.send_response(302)
+                self.send_header("Location", back)
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                hosted.asked["token"] = form
+                digest = base64.urlsafe_b64encode(hashlib.sha256(form.get("code_verifier", "").encode()).digest())
+                good = (form.get("code") == "the-code" and digest.decode().rstrip("=") ==
+                        hosted.asked["authorize"]["code_challenge"])
+                body = (json.dumps({"id_token": token(Role.REVIEWER, user=user), "token_type": "Bearer"}) if good
+                        else json.dumps({"error": "invalid_grant"})).encode()
+                self.send_response(200 if good else 400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_signing_in_through_the_hosted_sign_in(stack, browser, monkeypatch) -> None:
+    from infra.api_server import ApiServer
+    from tests.conftest import reset_caches
+
+    seed_reviewable(images=10)
+    hosted = _HostedSignIn("hana")
+    monkeypatch.setenv("AUTH_HOSTED_UI_URL", hosted.url)
+    reset_caches()
+    server = ApiServer(port=0).start()
+    try:
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        page.goto(f"{server.url}/review")
+        page.click("#hosted-sign-in")
+        Reviewer(page).ready("detection-")
+        assert page.inner_text("#who").startswith("hana · reviewer")
+        authorize, exchange = hosted.asked["authorize"], hosted.asked["token"]
+        assert authorize["code_challenge_method"] == "S256" and authorize["redirect_uri"] == f"{server.url}/review"
+        assert authorize["client_id"] == exchange["client_id"] and exchange["grant_type"] == "authorization_code"
+        assert "code=" not in page.url  # the code leaves the address bar
+        context.close()
+    finally:
+        server.stop()
+        hosted.stop()

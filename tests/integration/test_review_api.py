@@ -209,3 +209,15 @@ def test_the_review_page_files(api: str) -> None:
     assert call("GET", f"{api}/review/review.css", token=None).headers["Content-Type"].startswith("text/css")
     for missing in ("nothing.js", "index.py", ".hidden.js"):
         assert call("GET", f"{api}/review/{missing}", token=None).status == 404, missing
+
+
+def test_the_page_says_where_to_sign_in(api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import reset_caches
+
+    assert call("GET", f"{api}/review/config.json", token=None).body == {"hosted_ui": None}
+    monkeypatch.setenv("AUTH_HOSTED_UI_URL", "https://deer.auth.us-east-1.amazoncognito.com/")
+    reset_caches()
+    config = call("GET", f"{api}/review/config.json", token=None).body["hosted_ui"]
+    assert config["url"] == "https://deer.auth.us-east-1.amazoncognito.com" and config["client_id"]
+    page = call("GET", f"{api}/review", token=None)
+    assert "connect-src 'self' https://deer.auth.us-east-1.amazoncognito.com/" in page.headers["Content-Security-Policy"]

@@ -56,6 +56,42 @@ function signOut(message) {
   $("token-input").focus();
 }
 
+// The Cognito hosted sign-in (AWS): OAuth code flow with PKCE, no client secret. /review/config.json says where.
+const PKCE_KEY = "deertrack.pkce";
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function hostedSignIn(hosted) {
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(48)));
+  const nonce = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier, state: nonce }));
+  const params = new URLSearchParams({ response_type: "code", client_id: hosted.client_id, scope: hosted.scopes,
+    redirect_uri: location.origin + location.pathname, state: nonce, code_challenge: challenge,
+    code_challenge_method: "S256" });
+  location.assign(`${hosted.url}/oauth2/authorize?${params}`);
+}
+
+// Back from the hosted sign-in with ?code=…&state=…: trade the code for tokens; the ID token signs in.
+async function finishHostedSignIn(hosted) {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("code") && !query.has("error")) return false;
+  history.replaceState(null, "", location.pathname + location.hash);
+  const saved = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
+  sessionStorage.removeItem(PKCE_KEY);
+  if (query.has("error")) { showAlert(`Sign-in failed: ${query.get("error_description") || query.get("error")}`); return false; }
+  if (!hosted || !saved || saved.state !== query.get("state")) { showAlert("Sign-in failed: the answer does not match this tab's request; sign in again."); return false; }
+  const res = await fetch(`${hosted.url}/oauth2/token`, { method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", client_id: hosted.client_id, code: query.get("code"),
+      redirect_uri: location.origin + location.pathname, code_verifier: saved.verifier }) });
+  const tokens = await res.json().catch(() => ({}));
+  if (!res.ok || !tokens.id_token) { showAlert(`Sign-in failed: ${tokens.error || `HTTP ${res.status}`}`); return false; }
+  return signIn(tokens.id_token);
+}
+
 // ------------------------------------------------------------------------------------------ API
 
 class ApiError extends Error {
@@ -625,14 +661,21 @@ function wire() {
   });
 }
 
-function start() {
+async function start() {
   wire();
+  const config = await fetch("/review/config.json").then((r) => r.json()).catch(() => ({ hosted_ui: null }));
+  const hosted = config.hosted_ui;
+  if (hosted) {
+    $("hosted-sign-in-box").hidden = false;
+    $("hosted-sign-in").addEventListener("click", () => hostedSignIn(hosted));
+  }
   const fromLink = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (fromLink) {
     const token = decodeURIComponent(fromLink[1]);
     history.replaceState(null, "", location.pathname + location.search);  // the token leaves the address bar
     signIn(token);
-  } else if (sessionStorage.getItem(TOKEN_KEY)) {
+  } else if (!(await finishHostedSignIn(hosted).catch((e) => { showAlert(`Sign-in failed: ${e.message}`); return false; }))
+             && sessionStorage.getItem(TOKEN_KEY)) {
     signIn(sessionStorage.getItem(TOKEN_KEY));
   }
   route();
