@@ -10,6 +10,7 @@ from typing import Final
 from chalice import Blueprint, Response
 
 from chalicelib.access import public
+from chalicelib.http_problems import answers_problems, problem_reply
 from deertrack import openapi
 from deertrack.problems import NotFound
 from deertrack.settings import get_settings
@@ -25,7 +26,7 @@ def security_headers() -> dict[str, str]:
     """The page loads nothing from elsewhere, runs no inline script, shows only its own pictures, and talks to
     the API and (when set) the hosted sign-in's token endpoint."""
     hosted = get_settings().auth_hosted_ui_url
-    connect = "'self'" + (f" {hosted}" if hosted else "")
+    connect = "'self'" + (f" {hosted.rstrip('/')}" if hosted else "")
     return {
         "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; "
                                    f"style-src 'self'; connect-src {connect}; frame-ancestors 'none'; "
@@ -62,11 +63,9 @@ def review_page() -> Response:
 
 @review_page_routes.route("/review/{asset}", methods=["GET"])
 @public
+@answers_problems
 def review_asset(asset: str) -> Response:
-    try:
-        return _file(asset)
-    except NotFound as problem:
-        return Response(body=problem.body(), status_code=404, headers={"Content-Type": "application/json"})
+    return _file(asset)
 
 
 openapi.document("GET", "/review", summary="The review page (HTML; sign in with a token)", tags=("review",),
@@ -75,4 +74,4 @@ openapi.document("GET", "/review/{asset}", summary="The review page's CSS and Ja
                  tags=("review",), description="config.json: {hosted_ui: {url, client_id, scopes} | null}, the "
                                                "Cognito hosted sign-in the page offers (AUTH_HOSTED_UI_URL).",
                  responses={200: openapi.Reply("The file", {"type": "string"}),
-                            404: openapi.Reply("No such asset", {"type": "object"})})
+                            404: problem_reply("No such asset")})

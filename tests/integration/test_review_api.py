@@ -220,4 +220,5 @@ def test_the_page_says_where_to_sign_in(api: str, monkeypatch: pytest.MonkeyPatc
     config = call("GET", f"{api}/review/config.json", token=None).body["hosted_ui"]
     assert config["url"] == "https://deer.auth.us-east-1.amazoncognito.com" and config["client_id"]
     page = call("GET", f"{api}/review", token=None)
-    assert "connect-src 'self' https://deer.auth.us-east-1.amazoncognito.com/" in page.headers["Content-Security-Policy"]
+    policy = page.headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://deer.auth.us-east-1.amazoncognito.com;" in policy

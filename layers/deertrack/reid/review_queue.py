@@ -118,17 +118,14 @@ WITH open AS (
                              WHEN 'new_deer' THEN t.sighting_count
                              WHEN 'unreviewed' THEN coalesce(t.best, -1)
                              ELSE 0 END AS sort_key,
-         t.captured_at AS at, t.id AS first_id, 0 AS second_id,
-         jsonb_build_object('detection_id', t.id, 'deer_id', t.deer_id, 'deer_name', t.deer_name,
-                            'classification', t.cls, 'captured_at', t.captured_at, 'location_code', t.location_code,
-                            'score', t.best, 'runner_up_score', t.runner_up,
-                            'margin', t.best - t.runner_up, 'deer_sightings', t.sighting_count) AS body
+         t.captured_at AS at, t.id AS first_id, 0 AS second_id, t.deer_id, t.deer_name, t.cls, t.location_code,
+         t.best, t.runner_up, t.sighting_count, NULL::integer AS deer_b, NULL::text AS deer_b_name,
+         NULL::integer AS deer_b_sightings
     FROM typed t
   UNION ALL
-  SELECT 'merge_candidate', -c.score, c.computed_at, c.deer_a, c.deer_b,
-         jsonb_build_object('deer_a', c.deer_a, 'deer_b', c.deer_b, 'deer_a_name', a.name, 'deer_b_name', b.name,
-                            'sex', CASE WHEN a.sex = 'unknown' THEN b.sex ELSE a.sex END, 'score', c.score,
-                            'deer_a_sightings', a.sighting_count, 'deer_b_sightings', b.sighting_count)
+  SELECT 'merge_candidate', -c.score, c.computed_at, c.deer_a, c.deer_b, c.deer_a, a.name,
+         CASE WHEN a.sex = 'unknown' THEN b.sex ELSE a.sex END, NULL, c.score, NULL, a.sighting_count,
+         c.deer_b, b.name, b.sighting_count
     FROM deer_merge_candidates c JOIN deer a ON a.id = c.deer_a JOIN deer b ON b.id = c.deer_b
    WHERE a.status <> 'merged' AND b.status <> 'merged' AND a.sighting_count > 0 AND b.sighting_count > 0{pairs}
 ), ranked AS (
@@ -137,8 +134,16 @@ WITH open AS (
 )
 SELECT (SELECT coalesce(jsonb_object_agg(kind, n), '{{}}'::jsonb) FROM (SELECT kind, count(*) AS n FROM ranked
         GROUP BY kind) c),
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', p.kind) || p.body ORDER BY p.rank, p.sort_key, p.at,
-                                  p.first_id, p.second_id), '[]'::jsonb)
+       (SELECT coalesce(jsonb_agg(CASE WHEN p.kind = 'merge_candidate' THEN
+                  jsonb_build_object('kind', p.kind, 'deer_a', p.deer_id, 'deer_b', p.deer_b, 'deer_a_name',
+                                     p.deer_name, 'deer_b_name', p.deer_b_name, 'sex', p.cls, 'score', p.runner_up,
+                                     'deer_a_sightings', p.sighting_count, 'deer_b_sightings', p.deer_b_sightings)
+                ELSE
+                  jsonb_build_object('kind', p.kind, 'detection_id', p.first_id, 'deer_id', p.deer_id, 'deer_name',
+                                     p.deer_name, 'classification', p.cls, 'captured_at', p.at, 'location_code',
+                                     p.location_code, 'score', p.best, 'runner_up_score', p.runner_up,
+                                     'margin', p.best - p.runner_up, 'deer_sightings', p.sighting_count)
+                END ORDER BY p.rank, p.sort_key, p.at, p.first_id, p.second_id), '[]'::jsonb)
           FROM (SELECT * FROM ranked ORDER BY rank, sort_key, at, first_id, second_id
                 LIMIT :limit OFFSET :offset) p)
 """
