@@ -56,26 +56,29 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 def candidates(con: pg8000.native.Connection, detection_id: int,
                limit: int | None = TOP_CANDIDATES, details: bool = False) -> list[dict[str, Any]]:
     """The detection's logged scores, best first. With `details` (the top few only) each deer also gets its
-    sighting count, where and when it was last seen and up to CANDIDATE_CROPS detections to show it by."""
+    sighting count, where and when it was last seen and up to CANDIDATE_CROPS detections to show it by; those
+    are read for the `limit` best rows only (through the score log's (detection, score) index)."""
     extra = (
         ", e.status AS deer_status, e.sighting_count, e.last_seen, last.location_code AS last_location_code,"
         " e.exemplar_detection_ids, recent.ids AS recent_detection_ids"
         if details else ""
     )
     joins = (
-        " LEFT JOIN LATERAL (SELECT l.code AS location_code FROM detections x JOIN images xi ON xi.id = x.image_id"
-        "  JOIN locations l ON l.id = xi.location_id WHERE x.deer_id = s.deer_id AND x.is_valid"
-        "  ORDER BY xi.captured_at DESC LIMIT 1) last ON TRUE"
+        " LEFT JOIN LATERAL (SELECT l.code AS location_code FROM images xi JOIN detections x ON x.image_id = xi.id"
+        "  JOIN locations l ON l.id = xi.location_id WHERE xi.captured_at = e.last_seen AND x.deer_id = s.deer_id"
+        "  AND x.is_valid LIMIT 1) last ON TRUE"
         " LEFT JOIN LATERAL (SELECT array_agg(y.id) AS ids FROM (SELECT x.id FROM detections x"
         f"  WHERE x.deer_id = s.deer_id AND x.is_valid ORDER BY x.id DESC LIMIT {CANDIDATE_CROPS}) y) recent ON TRUE"
         if details else ""
     )
+    page = " LIMIT :limit" if limit else ""
     rows = rows_as_dicts(
         con,
         "SELECT s.deer_id, e.name AS deer_name, s.deer_sex, s.similarity_score AS score, s.matched, s.sex_match,"
         f" s.threshold_used, s.detection_classification, s.calculated_at{extra}"
-        f" FROM reid_similarity_scores s JOIN deer e ON e.id = s.deer_id{joins} WHERE s.detection_id = :id"
-        " ORDER BY s.similarity_score DESC, s.deer_id" + (" LIMIT :limit" if limit else ""),
+        " FROM (SELECT * FROM reid_similarity_scores WHERE detection_id = :id"
+        f" ORDER BY similarity_score DESC, deer_id{page}) s JOIN deer e ON e.id = s.deer_id{joins}"
+        " ORDER BY s.similarity_score DESC, s.deer_id",
         id=detection_id, **({"limit": limit} if limit else {}),
     )
     out = [_plain_row(r) for r in rows]
