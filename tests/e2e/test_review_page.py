@@ -116,7 +116,9 @@ class Reviewer:
     def screenshot(self, name: str) -> None:
         DOCS.mkdir(exist_ok=True)
         self.page.wait_for_load_state("networkidle")
-        self.page.wait_for_function("[...document.images].every(i => !i.dataset.src || i.complete)", timeout=WAIT_MS)
+        # every picture asked for is drawn (or said to be unavailable)
+        self.page.wait_for_function("[...document.images].every(i => !i.dataset.src || (i.src && i.complete)"
+                                    " || i.alt.endsWith('(picture unavailable)'))", timeout=WAIT_MS)
         self.page.screenshot(path=str(DOCS / name), full_page=False)
 
 
