@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install localstack run test lint bench clean demo-model
+.PHONY: install localstack run test lint bench clean demo-model browser
 
 install: $(VENV)/.installed
 
@@ -21,11 +21,20 @@ localstack: install
 run: install
 	$(BIN)/deertrack up --demo
 
+# The browser test drives the distribution's Chromium (Playwright's own browser download does not work here);
+# it is installed when missing, where apt is there and we may use it (CI runs as root).
+CHROMIUM ?= /usr/bin/chromium
+
 # The whole suite on the embedded moto, then the end-to-end tests again on an embedded LocalStack.
-test: install localstack
+test: install localstack browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 	$(BIN)/pytest tests/e2e --emulator localstack
+
+browser:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "no $(CHROMIUM) and no way to install it: the browser test will skip (apt-get install chromium)"
 
 lint: install
 	$(BIN)/ruff check .

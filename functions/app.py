@@ -20,6 +20,9 @@ from chalicelib.health import health_routes
 from chalicelib.merges import merge_routes
 from chalicelib.openapi import openapi_routes
 from chalicelib.reid_routes import reid_routes
+from chalicelib.review import review_routes
+from chalicelib.review_page import review_page_routes
+from chalicelib.thumbnails import thumbnail_routes
 
 from deertrack.settings import get_settings
 
@@ -35,6 +38,9 @@ app.register_blueprint(merge_routes)
 app.register_blueprint(deer_routes)
 app.register_blueprint(reid_routes)
 app.register_blueprint(backfill_routes)
+app.register_blueprint(review_routes)
+app.register_blueprint(thumbnail_routes)
+app.register_blueprint(review_page_routes)
 
 
 @app.on_sqs_message(queue=get_settings().export_requests_queue_name, batch_size=10)

@@ -446,6 +446,10 @@ class LocalStack:
                           "--role viewer|reviewer|admin):"]
             for role, (user, token) in self.state.tokens.items():
                 lines.append(f"  export {role.upper()}_TOKEN={token}   # {user}")
+            reviewer = self.state.tokens.get("reviewer")
+            if reviewer:  # the page keeps the token in sessionStorage and drops it from the address bar
+                lines += ["", f"Review page, signed in as {reviewer[0]} (the demo reviewer):",
+                          f"  {api}/review#token={reviewer[1]}"]
             admin = self.state.tokens.get("admin")
             if admin:
                 lines += [f"  try:  curl -s -H \"Authorization: Bearer $TOKEN\" '{api}/api/deer?limit=3'", "",

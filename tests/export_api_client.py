@@ -45,6 +45,8 @@ def call(method: str, url: str, body: Any = None, *, raw: bytes | None = None,
             status, got = response.status, dict(response.headers)
     except urllib.error.HTTPError as exc:
         payload, status, got = exc.read(), exc.code, dict(exc.headers)
+    if "json" not in {k.lower(): v for k, v in got.items()}.get("content-type", "json"):
+        return Answer(status, got, None, payload)  # a page, a picture: read `raw`
     text = payload.decode() if payload else ""
     return Answer(status, got, json.loads(text) if text.strip() else None, payload)
 

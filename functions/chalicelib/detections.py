@@ -147,10 +147,13 @@ openapi.document(
                503: _PROBLEM_503},
 )
 openapi.document(
-    "PATCH", "/api/detections/{detection_id}", summary="Correct a detection: classification, deer, validity",
+    "PATCH", "/api/detections/{detection_id}",
+    summary="Review a detection: confirm, reassign, new deer, class, validity, note",
     tags=("detections",),
-    description="corrected_classification, deer_id (re-assign; recorded as review truth) and/or is_valid. The deer "
-                "it leaves and joins get their counts, first/last seen and profile embedding rebuilt.",
+    description="deer_id (confirm its deer or reassign; recorded as review truth), new_deer (a new deer gets it, as "
+                "truth too), corrected_classification, is_valid and/or note. The deer it leaves and joins get their "
+                "counts, first/last seen and profile embedding rebuilt. Every answer is recorded (detection_reviews) "
+                "and `review.undo_url` (POST /api/reviews/{id}/undo) undoes it exactly.",
     request=DetectionPatch,
     responses={200: openapi.Reply("The detection after the change", {"type": "object"}), 400: INVALID_REQUEST,
                404: _PROBLEM_404, 503: _PROBLEM_503},

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     auth_issuer: str = Field(DEFAULT_AUTH_ISSUER, min_length=1)
     auth_audience: str = Field(DEFAULT_AUTH_AUDIENCE, min_length=1)
     auth_jwks_url: str | None = None
+    #: The Cognito hosted sign-in (https://<prefix>.auth.<region>.amazoncognito.com) the review page sends
+    #: people to (OAuth code flow with PKCE, client auth_audience); unset, the page asks for a token.
+    auth_hosted_ui_url: str | None = None
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8001
@@ -151,7 +154,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or rediss://")
         return value
 
-    @field_validator("auth_jwks_url")
+    @field_validator("auth_jwks_url", "auth_hosted_ui_url")
     @classmethod
     def _jwks_url(cls, value: str | None) -> str | None:
         if value in (None, ""):

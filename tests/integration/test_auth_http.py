@@ -18,7 +18,7 @@ from tests.export_api_client import PDF, call, seed
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json")}
+PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("GET", "/review"), ("GET", "/review/review.js")}
 
 
 def _routes() -> list[tuple[str, str, Role | None]]:
@@ -29,7 +29,7 @@ def _routes() -> list[tuple[str, str, Role | None]]:
 
     found = []
     for (method, path), role in sorted(route_roles(app).items()):
-        concrete = re.sub(r"\{job_id\}", "0" * 32, path)
+        concrete = re.sub(r"\{job_id\}", "0" * 32, path).replace("{asset}", "review.js")
         concrete = re.sub(r"\{[^}]+\}", "1", concrete)
         found.append((method, concrete, None if role == PUBLIC_ROLE else Role(role)))
     return found

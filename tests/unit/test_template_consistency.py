@@ -197,4 +197,5 @@ def test_the_api_has_the_jwt_authorizer_and_only_the_public_routes_skip_it(app: 
                    for e in resources["ApiFunction"]["Properties"]["Events"].values()
                    if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
     public = {route for route, role in route_roles(app).items() if role == PUBLIC}
-    assert open_routes == public == {("GET", "/api/health"), ("GET", "/api/openapi.json")}
+    assert open_routes == public == {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("GET", "/review"),
+                                     ("GET", "/review/{asset}")}

@@ -14,6 +14,9 @@ from deertrack.classifications import Classification
 from deertrack.db import rows_as_dicts
 
 TOP_CANDIDATES = 5
+#: Crops shown per candidate deer on the review page; crops over time on a deer's page.
+CANDIDATE_CROPS = 3
+DEER_PAGE_CROPS = 24
 
 
 class DeerQuery(BaseModel):
@@ -23,6 +26,7 @@ class DeerQuery(BaseModel):
     sex: Classification | None = None
     status: Literal["active", "inactive", "deceased", "merged"] | None = None
     min_sightings: int = Field(0, ge=0)
+    q: str | None = Field(None, min_length=1, max_length=100, description="a deer id, or part of its name")
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
@@ -50,16 +54,40 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def candidates(con: pg8000.native.Connection, detection_id: int,
-               limit: int | None = TOP_CANDIDATES) -> list[dict[str, Any]]:
+               limit: int | None = TOP_CANDIDATES, details: bool = False) -> list[dict[str, Any]]:
+    """The detection's logged scores, best first. With `details` (the top few only) each deer also gets its
+    sighting count, where and when it was last seen and up to CANDIDATE_CROPS detections to show it by; those
+    are read for the `limit` best rows only (through the score log's (detection, score) index)."""
+    extra = (
+        ", e.status AS deer_status, e.sighting_count, e.last_seen, last.location_code AS last_location_code,"
+        " e.exemplar_detection_ids, recent.ids AS recent_detection_ids"
+        if details else ""
+    )
+    joins = (
+        " LEFT JOIN LATERAL (SELECT l.code AS location_code FROM images xi JOIN detections x ON x.image_id = xi.id"
+        "  JOIN locations l ON l.id = xi.location_id WHERE xi.captured_at = e.last_seen AND x.deer_id = s.deer_id"
+        "  AND x.is_valid LIMIT 1) last ON TRUE"
+        " LEFT JOIN LATERAL (SELECT array_agg(y.id) AS ids FROM (SELECT x.id FROM detections x"
+        f"  WHERE x.deer_id = s.deer_id AND x.is_valid ORDER BY x.id DESC LIMIT {CANDIDATE_CROPS}) y) recent ON TRUE"
+        if details else ""
+    )
+    page = " LIMIT :limit" if limit else ""
     rows = rows_as_dicts(
         con,
         "SELECT s.deer_id, e.name AS deer_name, s.deer_sex, s.similarity_score AS score, s.matched, s.sex_match,"
-        " s.threshold_used, s.detection_classification, s.calculated_at"
-        " FROM reid_similarity_scores s JOIN deer e ON e.id = s.deer_id WHERE s.detection_id = :id"
-        " ORDER BY s.similarity_score DESC, s.deer_id" + (" LIMIT :limit" if limit else ""),
+        f" s.threshold_used, s.detection_classification, s.calculated_at{extra}"
+        " FROM (SELECT * FROM reid_similarity_scores WHERE detection_id = :id"
+        f" ORDER BY similarity_score DESC, deer_id{page}) s JOIN deer e ON e.id = s.deer_id{joins}"
+        " ORDER BY s.similarity_score DESC, s.deer_id",
         id=detection_id, **({"limit": limit} if limit else {}),
     )
-    return [_plain_row(r) for r in rows]
+    out = [_plain_row(r) for r in rows]
+    for row in out:
+        if details:
+            shown = row.pop("exemplar_detection_ids") or row["recent_detection_ids"] or []
+            del row["recent_detection_ids"]
+            row["crop_detection_ids"] = [i for i in shown if i != detection_id][:CANDIDATE_CROPS]
+    return out
 
 
 def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str, Any] | None:
@@ -68,7 +96,8 @@ def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str
         "SELECT d.id, d.image_id, i.s3_key, i.captured_at, i.width, i.height, l.id AS location_id,"
         " l.code AS location_code, l.name AS location_name, d.bbox_x, d.bbox_y, d.bbox_width, d.bbox_height,"
         " d.confidence, d.classification, d.corrected_classification, d.is_valid, d.deer_id, e.name AS deer_name,"
-        " e.sex AS deer_sex, e.status AS deer_status, d.burst_group, d.reid_status, d.reid_note, d.reid_at,"
+        " e.sex AS deer_sex, e.status AS deer_status, e.sighting_count AS deer_sightings, d.burst_group,"
+        " d.reid_status, d.reid_note, d.reid_at,"
         " d.embedding_model, d.embedding IS NOT NULL AS has_embedding, t.individual_key, t.source AS truth_source,"
         " d.reviewed_by, d.reviewed_at"
         " FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id"
@@ -90,14 +119,15 @@ def detection_view(con: pg8000.native.Connection, detection_id: int) -> dict[str
         "effective_classification": r["corrected_classification"] or r["classification"],
         "is_valid": r["is_valid"],
         "deer": None if r["deer_id"] is None else {"id": r["deer_id"], "name": r["deer_name"], "sex": r["deer_sex"],
-                                                   "status": r["deer_status"]},
+                                                   "status": r["deer_status"],
+                                                   "sighting_count": r["deer_sightings"]},
         "reid": {"status": r["reid_status"], "note": r["reid_note"], "at": r["reid_at"],
                  "burst_group": r["burst_group"], "embedding_model": r["embedding_model"],
                  "has_embedding": r["has_embedding"]},
         "truth": None if r["individual_key"] is None else {"individual_key": r["individual_key"],
                                                             "source": r["truth_source"]},
         "reviewed": None if r["reviewed_by"] is None else {"by": r["reviewed_by"], "at": r["reviewed_at"]},
-        "candidates": candidates(con, detection_id),
+        "candidates": candidates(con, detection_id, details=True),
     }
 
 
@@ -114,6 +144,10 @@ def deer_list(con: pg8000.native.Connection, query: DeerQuery) -> dict[str, Any]
     if query.sex:
         where.append("sex = :sex")
         params["sex"] = query.sex
+    if query.q:
+        where.append("(name ILIKE :pattern OR CAST(id AS TEXT) = :q)")
+        params |= {"q": query.q.strip(), "pattern": "%" + query.q.strip().replace("\\", "\\\\")
+                   .replace("%", "\\%").replace("_", "\\_") + "%"}
     if query.status:
         where.append("status = :status")
         params["status"] = query.status
@@ -161,6 +195,13 @@ def deer_view(con: pg8000.native.Connection, deer_id: int, by: str = "day") -> d
         "entries": [{"period": p.isoformat(), "detections": n, "bursts": b, "locations": list(codes or [])}
                     for p, n, b, codes in timeline],
     }
+    crops = con.run(  # up to DEER_PAGE_CROPS detections spread evenly over its sightings
+        "SELECT id FROM (SELECT d.id, i.captured_at, row_number() OVER (ORDER BY i.captured_at, d.id) - 1 AS n,"
+        " count(*) OVER () AS total FROM detections d JOIN images i ON i.id = d.image_id"
+        " WHERE d.deer_id = :id AND d.is_valid) x"
+        " WHERE n % greatest(1, CAST(ceil(total / CAST(:shown AS NUMERIC)) AS INTEGER)) = 0"
+        " ORDER BY captured_at, id LIMIT :shown", id=deer_id, shown=DEER_PAGE_CROPS)
+    deer["crop_detection_ids"] = [r[0] for r in crops]
     deer["cameras"] = [_plain_row(c) for c in cameras]
     deer["recent_detections"] = [_plain_row(r) for r in recent]
     from deertrack.reid.merges import merge_history

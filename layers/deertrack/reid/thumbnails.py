@@ -1,0 +1,57 @@
+"""JPEG thumbnails for the review page: a detection's crop (with a little context around the box), or its
+whole photo with the box drawn, scaled to fit `size` pixels; and their ETag, which only what the
+picture is made from decides (so a revalidation needs no S3 read)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Final
+
+from PIL import Image, ImageDraw
+
+from deertrack.reid.crops import decode
+
+#: The sizes a client may ask for (the page uses 96, 160, 320 and 1024): a few, so caches hit.
+SIZES: Final = (64, 96, 128, 160, 240, 320, 480, 640, 1024)
+#: Context kept around a crop's box, as a share of the box's width and height.
+CONTEXT: Final = 0.08
+JPEG_QUALITY: Final = 82
+#: Bump when the drawing changes: every ETag changes with it.
+VERSION: Final = "1"
+
+
+def etag(kind: str, s3_key: str, bbox: tuple[int, int, int, int], size: int) -> str:
+    digest = hashlib.sha256(f"{VERSION}|{kind}|{s3_key}|{bbox}|{size}".encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
+def crop_thumbnail(data: bytes, bbox: tuple[int, int, int, int], size: int) -> bytes:
+    """The box (x, y, width, height) with CONTEXT around it, clipped to the photo, fit into size x size."""
+    image = decode(data)
+    x, y, w, h = bbox
+    pad_x, pad_y = int(w * CONTEXT), int(h * CONTEXT)
+    box = (max(0, x - pad_x), max(0, y - pad_y), min(image.width, x + w + pad_x), min(image.height, y + h + pad_y))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        box = (0, 0, image.width, image.height)  # a box outside the photo: show the photo
+    crop = image.crop(box)
+    crop.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return _jpeg(crop)
+
+
+def photo_thumbnail(data: bytes, bbox: tuple[int, int, int, int], size: int) -> bytes:
+    """The whole photo fit into size x size, the box outlined."""
+    image = decode(data)
+    scale = min(1.0, size / max(image.width, image.height))
+    shown = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                         Image.Resampling.LANCZOS) if scale < 1 else image.copy()
+    x, y, w, h = (round(v * scale) for v in bbox)
+    line = max(2, round(shown.width / 320))
+    ImageDraw.Draw(shown).rectangle((x, y, x + w, y + h), outline=(255, 214, 0), width=line)
+    return _jpeg(shown)
