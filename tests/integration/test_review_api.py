@@ -79,7 +79,7 @@ def test_the_queue_puts_close_calls_first_and_filters(api: str) -> None:
     ("start_date=2023-09-03&end_date=2023-09-01", "end_date", "start_date must be before end_date"),
     ("kind=everything", "kind", "close_call"),
     ("sex=moose", "sex", "buck"),
-    ("limit=0", "limit", "greater than or equal to 1"),
+    ("limit=0", "limit", "must be at least 1"),
     ("colour=red", "colour", ""),
 ])
 def test_a_bad_queue_query_is_a_400_naming_the_parameter(api: str, query: str, field: str, words: str) -> None:
@@ -101,7 +101,7 @@ def _state(detection_id: int) -> tuple[Any, ...]:
 
 def test_answers_are_logged_and_undone_exactly(api: str) -> None:
     seed_reviewable(images=40)
-    items = [i for i in _queue(api)["items"] if i["kind"] != "merge_candidate"]
+    items = [i for i in _queue(api)["items"] if i["kind"] != "merge_candidate" and i["deer_id"] is not None]
     first, second, third = (i["detection_id"] for i in items[:3])
     before = _state(first)
     confirmed = call("PATCH", f"{api}/api/detections/{first}", {"deer_id": items[0]["deer_id"]})
@@ -135,10 +135,17 @@ def test_answers_are_logged_and_undone_exactly(api: str) -> None:
     assert not _rows("SELECT 1 FROM deer WHERE id = :d", d=new_id)
 
     # a merge moved the detection since: its answer cannot be undone until the merge is
-    target = items[2]["deer_id"]
+    # two deer that may be merged (compatible sex, never in one photo, not in the third detection's photo)
+    target, other_pick = _rows(
+        "SELECT a.id, b.id FROM deer a JOIN deer b ON a.id <> b.id WHERE a.status <> 'merged' AND b.status <> 'merged'"
+        " AND (a.sex = b.sex OR 'unknown' IN (a.sex, b.sex)) AND NOT EXISTS (SELECT 1 FROM detections x JOIN"
+        " detections y ON x.image_id = y.image_id WHERE x.deer_id = a.id AND y.deer_id = b.id) AND NOT EXISTS"
+        " (SELECT 1 FROM detections z WHERE z.deer_id = b.id AND z.image_id = (SELECT image_id FROM detections"
+        " WHERE id = :third)) ORDER BY a.id, b.id LIMIT 1", third=third)[0]
     assigned = call("PATCH", f"{api}/api/detections/{third}", {"deer_id": target})
-    other = next(d for (d,) in _rows("SELECT id FROM deer WHERE status <> 'merged' AND id <> :t ORDER BY id", t=target)
-                 if call("POST", f"{api}/api/deer/{target}/merge", {"into_deer_id": d}).status == 200)
+    merged = call("POST", f"{api}/api/deer/{target}/merge", {"into_deer_id": other_pick})
+    assert merged.status == 200, merged.body
+    other = other_pick
     blocked = call("POST", f"{api}/api/reviews/{assigned.body['review']['review_id']}/undo")
     assert blocked.status == 409 and blocked.body["details"][0]["rule"] == "changed_since"
     merge_id = _rows("SELECT id FROM deer_merges WHERE kept_deer_id = :o", o=other)[0][0]
@@ -222,3 +229,40 @@ def test_the_page_says_where_to_sign_in(api: str, monkeypatch: pytest.MonkeyPatc
     page = call("GET", f"{api}/review", token=None)
     policy = page.headers["Content-Security-Policy"]
     assert "connect-src 'self' https://deer.auth.us-east-1.amazoncognito.com;" in policy
+
+
+def test_a_detection_left_for_review_is_queued_and_a_person_gives_it_its_deer(api: str) -> None:
+    seed_reviewable(images=40)
+    detection, deer = _rows("SELECT id, deer_id FROM detections WHERE deer_id IS NOT NULL ORDER BY id LIMIT 1")[0]
+    # what the crop gate leaves: no deer matched, the crop too poor to found one
+    _rows("UPDATE detections SET deer_id = NULL, reid_status = 'needs_review', reid_note = 'crop too poor'"
+          " WHERE id = :d", d=detection)
+    left = {r[0] for r in _rows("SELECT id FROM detections WHERE reid_status = 'needs_review' AND is_valid")}
+    queued = _queue(api, "&kind=needs_review")["items"]
+    assert {i["detection_id"] for i in queued} == left and detection in left
+    assert all(i["deer_id"] is None and i["deer_name"] is None for i in queued)
+    whole = _queue(api)
+    ranks = [KINDS.index(i["kind"]) for i in whole["items"]]
+    assert ranks == sorted(ranks) and whole["by_kind"]["needs_review"] == len(left)
+    answer = call("PATCH", f"{api}/api/detections/{detection}", {"deer_id": deer})
+    assert answer.status == 200, answer.body
+    assert _rows("SELECT deer_id, reid_status FROM detections WHERE id = :d", d=detection) == [[deer, "assigned"]]
+    assert detection not in {i["detection_id"] for i in _queue(api, "&kind=needs_review")["items"]}
+
+
+def test_merging_deer_that_a_left_for_review_detection_was_scored_against_logs_it_unmatched(api: str) -> None:
+    seed_reviewable(images=40)
+    pairs = _rows(
+        "SELECT s1.detection_id, s1.deer_id, s2.deer_id FROM reid_similarity_scores s1"
+        " JOIN reid_similarity_scores s2 ON s2.detection_id = s1.detection_id AND s2.deer_id > s1.deer_id"
+        " JOIN detections d ON d.id = s1.detection_id JOIN deer a ON a.id = s1.deer_id JOIN deer b ON b.id = s2.deer_id"
+        " WHERE d.reid_status = 'needs_review' AND (a.sex = b.sex OR 'unknown' IN (a.sex, b.sex))"
+        " AND NOT EXISTS (SELECT 1 FROM detections x JOIN detections y ON x.image_id = y.image_id"
+        "                 WHERE x.deer_id = a.id AND y.deer_id = b.id) ORDER BY 1, 2, 3 LIMIT 1")
+    if not pairs:
+        pytest.skip("the slice has no detection left for review scored against two mergeable deer")
+    detection, kept, merged = pairs[0]
+    answer = call("POST", f"{api}/api/deer/{merged}/merge", {"into_deer_id": kept})
+    assert answer.status == 200, answer.body
+    assert _rows("SELECT matched FROM reid_similarity_scores WHERE detection_id = :d AND deer_id = :k",
+                 d=detection, k=kept) == [[False]]

@@ -4,12 +4,14 @@ In this order (each kind in its own order):
 
 1. `close_call`: an assigned detection whose two best candidate deer score within CLOSE_MARGIN of each
    other (smallest margin first);
-2. `new_deer`: a detection that made a new deer which still has at most FEW_SIGHTINGS sightings (fewest
+2. `needs_review`: a detection that matched no deer and whose crop was too poor to found one
+   (deertrack/reid/crop_quality.py), so it has no deer until a person says which (best score first);
+3. `new_deer`: a detection that made a new deer which still has at most FEW_SIGHTINGS sightings (fewest
    first);
-3. `merge_candidate`: a pair of deer the merge job suggests are one animal (best score first), while both
+4. `merge_candidate`: a pair of deer the merge job suggests are one animal (best score first), while both
    are still seen (not merged, at least one sighting);
-4. `corrected_class`: a detection whose class a person corrected, whose deer is not yet confirmed;
-5. `unreviewed`: every other detection not yet decided, least sure (lowest best score) first.
+5. `corrected_class`: a detection whose class a person corrected, whose deer is not yet confirmed;
+6. `unreviewed`: every other detection not yet decided, least sure (lowest best score) first.
 
 A detection is decided once a review answer that settles it (deertrack.reid.review.DECIDING) stands;
 invalid detections are not queued. Filters: camera (location code), date range (capture day, UTC) and
@@ -30,8 +32,9 @@ from deertrack.classifications import Classification
 
 CLOSE_MARGIN: Final = 0.05
 FEW_SIGHTINGS: Final = 3
-Kind = Literal["close_call", "new_deer", "merge_candidate", "corrected_class", "unreviewed"]
-KINDS: Final[tuple[str, ...]] = ("close_call", "new_deer", "merge_candidate", "corrected_class", "unreviewed")
+Kind = Literal["close_call", "needs_review", "new_deer", "merge_candidate", "corrected_class", "unreviewed"]
+KINDS: Final[tuple[str, ...]] = ("close_call", "needs_review", "new_deer", "merge_candidate", "corrected_class",
+                                 "unreviewed")
 
 
 class QueueQuery(BaseModel):
@@ -97,17 +100,18 @@ WITH open AS (
          coalesce(d.corrected_classification, d.classification) AS cls, i.captured_at, l.code AS location_code,
          e.name AS deer_name, e.sighting_count, top.scores
     FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id
-    JOIN deer e ON e.id = d.deer_id
+    LEFT JOIN deer e ON e.id = d.deer_id
     LEFT JOIN LATERAL (SELECT array_agg(s.similarity_score ORDER BY s.similarity_score DESC) AS scores
                          FROM (SELECT similarity_score FROM reid_similarity_scores
                                 WHERE detection_id = d.id ORDER BY similarity_score DESC LIMIT 2) s) top ON TRUE
-   WHERE d.is_valid{detections}
+   WHERE d.is_valid AND (d.deer_id IS NOT NULL OR d.reid_status = 'needs_review'){detections}
      AND NOT EXISTS (SELECT 1 FROM detection_reviews r WHERE r.detection_id = d.id AND r.decides
                      AND r.undone_at IS NULL)
 ), typed AS (
   SELECT o.*, o.scores[1] AS best, o.scores[2] AS runner_up,
          CASE WHEN o.reid_status = 'assigned' AND o.scores[2] IS NOT NULL
                    AND o.scores[1] - o.scores[2] < :margin THEN 'close_call'
+              WHEN o.reid_status = 'needs_review' AND o.deer_id IS NULL THEN 'needs_review'
               WHEN o.reid_status = 'new_deer' AND o.sighting_count <= :few THEN 'new_deer'
               WHEN o.corrected_classification IS NOT NULL
                    AND o.corrected_classification <> o.classification THEN 'corrected_class'
@@ -116,6 +120,7 @@ WITH open AS (
 ), items AS (
   SELECT t.kind, CASE t.kind WHEN 'close_call' THEN t.best - t.runner_up
                              WHEN 'new_deer' THEN t.sighting_count
+                             WHEN 'needs_review' THEN -coalesce(t.best, -1)
                              WHEN 'unreviewed' THEN coalesce(t.best, -1)
                              ELSE 0 END AS sort_key,
          t.captured_at AS at, t.id AS first_id, 0 AS second_id, t.deer_id, t.deer_name, t.cls, t.location_code,

@@ -5,7 +5,7 @@
 
 const TOKEN_KEY = "deertrack.token";
 const ROLES = ["viewer", "reviewer", "admin"];
-const KIND_LABEL = { close_call: "close call", new_deer: "new deer", merge_candidate: "merge candidate",
+const KIND_LABEL = { close_call: "close call", needs_review: "no deer yet", new_deer: "new deer", merge_candidate: "merge candidate",
                      corrected_class: "corrected class", unreviewed: "unreviewed" };
 const $ = (id) => document.getElementById(id);
 
@@ -233,7 +233,8 @@ function itemLabel(item) {
   }
   const margin = item.kind === "close_call" ? `, margin ${score(item.margin)}` : "";
   return `Detection ${item.detection_id}: ${item.classification} at ${item.location_code}, ${when(item.captured_at)}` +
-    ` — ${item.deer_name} (${plural(item.deer_sightings, "sighting")}), score ${score(item.score)}${margin}`;
+    (item.deer_name ? ` — ${item.deer_name} (${plural(item.deer_sightings, "sighting")})` : " — no deer yet (poor crop)") +
+    (item.score === null || item.score === undefined ? "" : `, score ${score(item.score)}`) + margin;
 }
 
 function renderQueue() {
