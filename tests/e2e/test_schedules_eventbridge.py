@@ -34,8 +34,8 @@ def test_the_template_schedule_is_an_eventbridge_rule_of_the_same_name_and_expre
     if stack.emulator.name != "localstack":
         pytest.skip("moto keeps rules but never fires them; on moto the pump's clock fires schedules")
     decl = declarations("test")
-    (rule,) = create_schedule_rules(decl)
-    (handler,) = [h for h in decl.handlers.values() if h.schedule]
+    (rule,) = [r for r in create_schedule_rules(decl) if r.handler == "app.backfill_nightly"]
+    (handler,) = [h for h in decl.handlers.values() if h.handler == "app.backfill_nightly"]
     described = client("events").describe_rule(Name=rule.name)
     assert rule.name == handler.schedule_name == "deertrack-test-backfill-nightly"
     assert described["ScheduleExpression"] == handler.schedule == get_settings().backfill_schedule
@@ -48,8 +48,10 @@ def test_eventbridge_delivers_a_rate_rule_to_the_scheduled_handler(stack: Any) -
     if stack.emulator.name != "localstack":
         pytest.skip("moto never fires EventBridge rules; on moto the pump's clock fires schedules")
     template = declarations("test")
-    # The template's schedule, due every minute: the same rule name, handler and target queue.
-    handlers = {key: replace(h, schedule="rate(1 minute)") if h.schedule else h for key, h in template.handlers.items()}
+    # The template's backfill schedule, due every minute: the same rule name, handler and target queue (the
+    # other schedules are left out of this pump).
+    handlers = {key: replace(h, schedule="rate(1 minute)") if h.schedule else h for key, h in template.handlers.items()
+                if not h.schedule or h.handler == "app.backfill_nightly"}
     decl = replace(template, handlers=handlers)
     (rule,) = create_schedule_rules(decl)
     assert client("events").describe_rule(Name=rule.name)["ScheduleExpression"] == "rate(1 minute)"
@@ -88,5 +90,7 @@ def test_eventbridge_delivers_a_rate_rule_to_the_scheduled_handler(stack: Any) -
 
 def test_schedule_rules_come_from_the_template() -> None:
     rules = schedule_rules(declarations("dev"))
-    assert [(r.name, r.handler, r.target_queue) for r in rules] == [
-        ("deertrack-dev-backfill-nightly", "app.backfill_nightly", "deertrack-dev-backfill-nightly-target")]
+    assert sorted((r.name, r.handler, r.target_queue) for r in rules) == [
+        ("deertrack-dev-backfill-nightly", "app.backfill_nightly", "deertrack-dev-backfill-nightly-target"),
+        ("deertrack-dev-reid-dead-letter-sweep", "app.sweep_reid_dead_letters",
+         "deertrack-dev-reid-dead-letter-sweep-target")]

@@ -266,3 +266,17 @@ def test_merging_deer_that_a_left_for_review_detection_was_scored_against_logs_i
     assert answer.status == 200, answer.body
     assert _rows("SELECT matched FROM reid_similarity_scores WHERE detection_id = :d AND deer_id = :k",
                  d=detection, k=kept) == [[False]]
+
+
+def test_an_unsure_detector_class_does_not_forbid_a_reviewers_deer_but_a_sure_one_does(api: str) -> None:
+    seed_reviewable(images=20)
+    detection = _rows("SELECT id FROM detections WHERE deer_id IS NOT NULL ORDER BY id LIMIT 1")[0][0]
+    buck = _rows("INSERT INTO deer (name, sex, sighting_count) VALUES ('Review-Buck', 'buck', 0) RETURNING id")[0][0]
+    _rows("UPDATE detections SET classification = 'doe', confidence = 0.6, corrected_classification = NULL"
+          " WHERE id = :d", d=detection)  # below REID_CLASS_MIN_CONFIDENCE: re-ID reads it as unknown
+    answer = call("PATCH", f"{api}/api/detections/{detection}", {"deer_id": buck})
+    assert answer.status == 200, answer.body
+    _rows("UPDATE detections SET confidence = 0.95 WHERE id = :d", d=detection)
+    other = _rows("INSERT INTO deer (name, sex, sighting_count) VALUES ('Review-Buck-2', 'buck', 0) RETURNING id")[0][0]
+    refused = call("PATCH", f"{api}/api/detections/{detection}", {"deer_id": other})
+    assert refused.status == 400 and refused.body["details"][0]["rule"] == "sex_match"

@@ -35,6 +35,7 @@ from deertrack.db import rows_as_dicts, transaction
 from deertrack.logs import logger
 from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid
 from deertrack.reid.assignment import deer_name, lock_gallery, next_deer_number
+from deertrack.reid.classes import effective_class
 from deertrack.reid.profiles import rebuild_deer
 from deertrack.reid.scoring import sex_match
 
@@ -124,11 +125,13 @@ def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: Detecti
         if before is None:
             raise NotFound(f"no detection {detection_id}")
         old_deer = before["deer_id"]
-        classification = con.run("SELECT coalesce(corrected_classification, classification) FROM detections"
-                                 " WHERE id = :id", id=detection_id)[0][0]
+        detector, confidence, corrected = con.run(
+            "SELECT classification, confidence, corrected_classification FROM detections WHERE id = :id",
+            id=detection_id)[0]
         if "corrected_classification" in fields:
-            classification = patch.corrected_classification or con.run(
-                "SELECT classification FROM detections WHERE id = :id", id=detection_id)[0][0]
+            corrected = patch.corrected_classification
+        classification = corrected or detector  # what a person sees: a new deer's sex, the messages
+        trusted = effective_class(detector, confidence, corrected)  # what re-ID's sex rule trusts (classes.py)
         action = patch.action(old_deer)
         touched: set[int] = set()
         notes = []
@@ -139,7 +142,7 @@ def apply_patch(con: pg8000.native.Connection, detection_id: int, patch: Detecti
             if not deer:
                 raise RequestInvalid([Problem("deer_id", "known_deer", f"deer_id: no deer {target}")])
             name, sex = deer[0]
-            if not sex_match(classification, sex):
+            if not sex_match(trusted, sex):  # an unsure detector label binds nothing, as in re-ID
                 raise RequestInvalid([Problem(
                     "deer_id", "sex_match",
                     f"deer_id: deer {target} ({name}) is a {sex} and detection {detection_id} is a"

@@ -180,6 +180,7 @@ function ready(name) {
 function loading() {
   state.view = null;  // no key acts on what is being replaced
   $("main").dataset.ready = "";
+  showAlert("");  // an alert is about the view being replaced
 }
 
 // Shows `hash` without a second route from the hashchange event.
@@ -369,7 +370,9 @@ async function answer(body, describe, decides = true) {
 const detectionActions = {
   confirm() {
     const deer = state.view.detection.deer;
-    if (deer) answer({ deer_id: deer.id }, () => `Confirmed ${deer.name}`);
+    if (deer || !needReviewer()) answer({ deer_id: deer ? deer.id : null }, () => `Confirmed ${deer.name}`);
+    else showAlert("This detection has no deer to confirm (re-identification left it for you): " +
+                   "choose a candidate (1-5), search a deer (/), make a new deer (n) or mark it invalid (x).");
   },
   reassign(deerId, name) {
     const current = state.view.detection.deer;
