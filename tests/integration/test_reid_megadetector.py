@@ -121,6 +121,6 @@ def test_cli_import_then_reid(stack, tmp_path, capsys) -> None:
     run_reid_queue()
     with db.connection() as con:
         statuses = {r[0] for r in con.run("SELECT reid_status FROM detections")}
-    assert statuses <= {"assigned", "new_deer", "skipped"}
+    assert statuses <= {"assigned", "new_deer", "needs_review", "skipped"}  # needs_review: the crop gate
     assert main(["ingest", "megadetector", str(tmp_path / "nope.json"), "--images", "x"]) == 1
     assert main(["ingest", "megadetector", str(results), "--images", "cards", "--location", "NOPE"]) == 2

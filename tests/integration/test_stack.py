@@ -171,7 +171,7 @@ def test_up_becomes_healthy_on_localstack_and_ctrl_c_stops_everything(fresh_data
         assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in banner
         assert f"(embedded LocalStack {locked_version()}, files in {tmp_path / 'state' / 'localstack'})" in banner
         assert "EventBridge rule deertrack-uptest-backfill-nightly (cron(0 3 * * ? *))" in banner
-        assert "1 schedule(s) fired by EventBridge" in banner
+        assert "2 schedule(s) fired by EventBridge" in banner
         commands = " | ".join(cmd for _, cmd in descendants(process.pid).values())
         assert "infra/localstack/launch.py" in commands
         with db.connection(fresh_database) as con:  # migrations ran on the configured database
@@ -201,7 +201,7 @@ def test_isolated_up_runs_throwaway_servers_and_stops_them(tmp_path: Path) -> No
         assert "redis-server" in commands and str(state_dir / "postgres" / "data") in commands
         assert "launch.py" not in commands
         assert "(throwaway" in output(tmp_path) and "(embedded moto)" in output(tmp_path)
-        assert "1 schedule(s) fired by the pump's clock" in output(tmp_path)
+        assert "2 schedule(s) fired by the pump's clock" in output(tmp_path)
         stop_and_check(process, tmp_path)
     finally:
         kill_leftovers(process)
