@@ -20,15 +20,11 @@ from chalicelib.http_problems import (
 )
 from deertrack import openapi
 from deertrack.auth import Role
-from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid
+from deertrack.problems import NotFound, Problem, RequestInvalid
 from deertrack.reid import merge_requests as requests
 from deertrack.reid import merges
 
 merge_routes = Blueprint(__name__)
-
-
-def _refused(exc: merges.MergeRefused) -> Conflict:
-    return Conflict(Problem("deer", exc.rule, str(exc)))
 
 
 @merge_routes.route("/api/deer/merge-candidates", methods=["GET"])
@@ -67,11 +63,8 @@ def merge_deer(deer_id: str) -> Response:
     request = parse_body(requests.MergeRequest, merge_routes.current_request.raw_body)
     if request.into_deer_id == number:
         raise RequestInvalid([Problem("into_deer_id", "distinct", "into_deer_id must be another deer than deer_id")])
-    with database() as con:
-        try:
-            record = merges.merge_by_hand(con, number, request.into_deer_id, principal().user, request.reason)
-        except merges.MergeRefused as exc:
-            raise _refused(exc) from None
+    with database() as con:  # a broken merge rule is a 409 (merges.MergeRefused)
+        record = merges.merge_by_hand(con, number, request.into_deer_id, principal().user, request.reason)
     return json_response(record, 200)
 
 
@@ -81,10 +74,7 @@ def merge_deer(deer_id: str) -> Response:
 def undo_merge(merge_id: str) -> Response:
     number = positive_id(merge_id, "merge_id")
     with database() as con:
-        try:
-            record = merges.undo_by_hand(con, number, principal().user)
-        except merges.MergeRefused as exc:
-            raise _refused(exc) from None
+        record = merges.undo_by_hand(con, number, principal().user)
     return json_response(record, 200)
 
 

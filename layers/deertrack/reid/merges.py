@@ -25,7 +25,7 @@ import pg8000.native
 
 from deertrack.db import rows_as_dicts, transaction
 from deertrack.logs import logger
-from deertrack.problems import NotFound
+from deertrack.problems import Conflict, NotFound, Problem
 from deertrack.reid import merging
 from deertrack.reid.gallery import SCORABLE_STATUSES, exemplars_from_bytes, exemplars_to_bytes
 from deertrack.reid.profiles import rebuild_deer
@@ -42,11 +42,11 @@ _SCORE_COLUMNS = ("id, detection_id, deer_id, similarity_score, threshold_used, 
                   " detection_classification, deer_sex, calculated_at")
 
 
-class MergeRefused(ValueError):
-    """The merge (or undo) breaks a rule; the message names it."""
+class MergeRefused(Conflict):
+    """The merge (or undo) breaks a rule; the message names it. A 409 wherever the API meets it."""
 
     def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(Problem("deer", rule, message))
         self.rule = rule
 
 
