@@ -69,10 +69,11 @@ def backfill_nightly(event: CloudWatchEvent) -> dict[str, Any]:
     return start_scheduled_backfill(event.to_dict())
 
 
-@app.schedule("rate(5 minutes)", name="sweep_reid_dead_letters")
-def sweep_reid_dead_letters(event: CloudWatchEvent) -> dict[str, Any]:
-    """Marks what the reid dead-letter queue's messages were about (template.yaml DeadLetterSweepFunction);
-    they stay there, alarmed, until `deertrack redrive reid`."""
-    from deertrack.dead_letters import sweep
+@app.schedule("rate(5 minutes)", name="sweep_dead_letters")
+def sweep_dead_letters(event: CloudWatchEvent) -> dict[str, Any]:
+    """Marks what every dead-letter queue's messages were about (template.yaml DeadLetterSweepFunction);
+    they stay there, alarmed, until `deertrack redrive QUEUE`."""
+    from deertrack.dead_letters import sweep_all
 
-    return sweep(get_settings().reid_queue_name).as_dict()
+    total, reports = sweep_all()
+    return {**total.as_dict(), "queues": [r.as_dict() for r in reports]}

@@ -1,6 +1,7 @@
 """SQS-triggered handlers with partial batch failures (aws-lambda-powertools): each record is handled on
 its own, and only the records whose handler raised are reported in `batchItemFailures`, so SQS
-delivers just those again (and, after the queue's maxReceiveCount, moves them to its dead-letter queue)."""
+delivers just those again (and, after the queue's maxReceiveCount, moves them to its dead-letter queue).
+Each failure's error is kept by message id (deertrack.delivery_errors), so the dead-letter sweep can say why."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from deertrack import delivery_errors
 from deertrack.logs import logger
 
 
@@ -19,7 +21,16 @@ def process_records(event: dict[str, Any], context: Any, handle: Callable[[SQSRe
     """`{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`; logs `left_for_later` (at `level`,
     WARNING by default) with the counts when any record failed."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    result = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+    def handle_recording_errors(record: SQSRecord) -> None:
+        try:
+            handle(record)
+        except Exception as exc:
+            delivery_errors.record(record.message_id, f"{type(exc).__name__}: {exc}")
+            raise
+
+    result = process_partial_response(event=event, record_handler=handle_recording_errors, processor=processor,
+                                      context=context)
     failures = result.get("batchItemFailures", [])
     if failures:
         logger.log(level, left_for_later, extra={"failed": len(failures), "records": len(event.get("Records", []))})

@@ -92,5 +92,5 @@ def test_schedule_rules_come_from_the_template() -> None:
     rules = schedule_rules(declarations("dev"))
     assert sorted((r.name, r.handler, r.target_queue) for r in rules) == [
         ("deertrack-dev-backfill-nightly", "app.backfill_nightly", "deertrack-dev-backfill-nightly-target"),
-        ("deertrack-dev-reid-dead-letter-sweep", "app.sweep_reid_dead_letters",
-         "deertrack-dev-reid-dead-letter-sweep-target")]
+        ("deertrack-dev-dead-letter-sweep", "app.sweep_dead_letters",
+         "deertrack-dev-dead-letter-sweep-target")]
