@@ -30,7 +30,7 @@ from deertrack.logs import logger
 from deertrack.problems import NotFound, Problem, RequestInvalid, load_json
 from deertrack.reid import catalog
 from deertrack.reid.review import DetectionPatch, apply_patch
-from deertrack.s3_events import objects_in
+from deertrack.s3_events import objects_of
 
 detection_routes = Blueprint(__name__)
 
@@ -115,7 +115,7 @@ def patch_detection(detection_id: str) -> Response:
 
 
 def _import_record(record: SQSRecord) -> None:
-    for obj in objects_in(record.body):
+    for obj in objects_of(record):
         if not obj.key.startswith(RESULTS_PREFIX):
             logger.info("image event outside detections/ ignored", extra={"bucket": obj.bucket, "key": obj.key})
             continue

@@ -14,11 +14,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.sqs_batches import process_records
 from deertrack.exports.s3_requests import handle_object
-from deertrack.s3_events import objects_in
+from deertrack.s3_events import objects_of
 
 
 def handle_record(record: SQSRecord) -> None:
-    for obj in objects_in(record.body):
+    for obj in objects_of(record):
         handle_object(obj)
 
 
