@@ -2,8 +2,9 @@
 
 `consume` long-polls one message at a time and hands each to the worker; SQS being down is waited
 out, a message the handler raises on is left for the queue to redeliver (and, after maxReceiveCount,
-to dead-letter). SIGTERM / SIGINT (AWS Batch, `deertrack up`, Ctrl-C) stop the loop at once while it
-waits on an idle long poll, and after the message in hand otherwise: a 20 s long poll must not make
+to dead-letter; the last delivery's error is kept by message id, so the dead-letter sweep can say why).
+SIGTERM / SIGINT (AWS Batch, `deertrack up`, Ctrl-C) stop the loop at once while it waits on an idle
+long poll, and after the message in hand otherwise: a 20 s long poll must not make
 them wait 20 s."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from deertrack import delivery_errors
 from deertrack.logs import logger
 from deertrack.queues import Received, receive
 
@@ -83,7 +85,9 @@ def consume(queue_name: str, handle: Callable[[Received], object], signals: Stop
             try:
                 handle(message)
                 handled += 1
-            except Exception:  # noqa: BLE001 - e.g. Redis or PostgreSQL down: the queue redelivers it
+            except Exception as exc:  # noqa: BLE001 - e.g. Redis or PostgreSQL down: the queue redelivers it
+                delivery_errors.record_if_last(queue_name, message.message_id, message.receive_count,
+                                               f"{type(exc).__name__}: {exc}")
                 logger.exception("message not handled; the queue will redeliver it",
                                  extra={"queue": queue_name, "message_id": message.message_id,
                                         "receive_count": message.receive_count})

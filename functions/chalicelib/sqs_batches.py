@@ -1,7 +1,7 @@
 """SQS-triggered handlers with partial batch failures (aws-lambda-powertools): each record is handled on
 its own, and only the records whose handler raised are reported in `batchItemFailures`, so SQS
 delivers just those again (and, after the queue's maxReceiveCount, moves them to its dead-letter queue).
-Each failure's error is kept by message id (deertrack.delivery_errors), so the dead-letter sweep can say why."""
+The last delivery's error is kept by message id (deertrack.delivery_errors), so the dead-letter sweep can say why."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def process_records(event: dict[str, Any], context: Any, handle: Callable[[SQSRe
         try:
             handle(record)
         except Exception as exc:
-            delivery_errors.record(record.message_id, f"{type(exc).__name__}: {exc}")
+            delivery_errors.record_if_last(record.event_source_arn.rsplit(":", 1)[-1], record.message_id,
+                                           int(record.attributes.approximate_receive_count),
+                                           f"{type(exc).__name__}: {exc}")
             raise
 
     result = process_partial_response(event=event, record_handler=handle_recording_errors, processor=processor,

@@ -229,3 +229,42 @@ def test_a_dead_export_message_fails_its_job_and_redrive_returns_it_to_the_expor
     back = receive_one(wait_seconds=1)
     assert back is not None and json.loads(back.body)["job_id"] == job_id
     assert store.get(job_id).status is JobStatus.FAILED  # a failed job is final: the user submits it again
+
+
+def test_dead_backfill_shards_fail_their_run_naming_each_shard_and_the_redriven_run_completes(stack,
+                                                                                             capsys) -> None:
+    from deertrack.backfill import runner, runs, synthetic
+    from deertrack.backfill.scope import BackfillScope
+    from deertrack.messages import parse_message
+    from deertrack.queues import drain
+    from gpu_batch.backfill_job import process_backfill_message
+
+    queue = get_settings().reid_queue_name
+    with db.connection() as con:
+        synthetic.load(con, detections=60, deer=7, dim=16, seed=3)
+        state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=20)
+    first, *dead = list(drain(queue))
+    assert len(dead) == 2
+    process_backfill_message(first, parse_message(first.body))  # one shard done; two never get through
+    for message in dead:
+        _to_dead_letters(message.body, "OperationalError: server closed the connection")
+
+    report = _sweep(capsys, "reid")
+    assert sorted(report["runs_failed"]) == sorted(f"{state.run_id} shard {parse_message(m.body).shard}"
+                                                   for m in dead)
+    with db.connection() as con:
+        run = runs.get_run(con, state.run_id)
+    assert run is not None and run.status == "failed" and run.done_shards == 1 and run.error is not None
+    error = run.error
+    for message in dead:
+        shard = parse_message(message.body)
+        assert f"shard {shard.shard} (detections {shard.first_detection_id}-{shard.last_detection_id})" in error
+    assert "server closed the connection" in error
+    assert _sweep(capsys, "reid")["runs_failed"] == []  # idempotent
+
+    assert main(["redrive", "reid"]) == 0
+    assert "moved 2 message(s)" in capsys.readouterr().out
+    for message in drain(queue):
+        process_backfill_message(message, parse_message(message.body))
+    with db.connection() as con:
+        assert runs.get_run(con, state.run_id).status == "completed"
