@@ -140,6 +140,8 @@ def _clear_redis() -> None:
 
 
 def _clear_database(database_url: str) -> None:
+    import pg8000.native
+
     from deertrack import db
 
     with db.connection(database_url) as con:
@@ -150,7 +152,7 @@ def _clear_database(database_url: str) -> None:
             )
         ]
         if tables:
-            con.run("TRUNCATE " + ", ".join(db.quote_ident(t) for t in tables) + " RESTART IDENTITY CASCADE")
+            con.run("TRUNCATE " + ", ".join(pg8000.native.identifier(t) for t in tables) + " RESTART IDENTITY CASCADE")
 
 
 def clean_slate(services: Stack) -> None:

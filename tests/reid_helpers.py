@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw
 
 from tests.export_api_client import call
 
@@ -69,7 +69,7 @@ def deer_photo(individual: int, *, seed: int = 0, location: int = 0, exif_time: 
     exif = None
     if exif_time is not None:
         exif = Image.Exif()
-        exif.get_ifd(0x8769)[36867] = exif_time.strftime("%Y:%m:%d %H:%M:%S")
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = exif_time.strftime("%Y:%m:%d %H:%M:%S")
     image.save(buffer, format="JPEG", quality=90, **({"exif": exif} if exif is not None else {}))
     return buffer.getvalue(), box
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import pg8000.native
 from botocore.exceptions import ClientError
+from tqdm import tqdm
 
 from deertrack import db
 from deertrack.aws import client
@@ -213,7 +214,10 @@ def upload_images(data: DemoDataset, bucket: str, limit: int | None = None,
     total_bytes = 0
     if missing:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="demo-images") as pool:
-            for size in pool.map(put, [im.index for im in missing]):
+            uploads = pool.map(put, [im.index for im in missing])
+            # A bar on a terminal only (disable=None): `deertrack up` and CI logs keep their one summary line.
+            for size in tqdm(uploads, total=len(missing), unit=" pictures", desc="demo pictures", disable=None,
+                             dynamic_ncols=True):
                 total_bytes += size
     logger.info("demo pictures uploaded", extra={
         "bucket": bucket, "uploaded": len(missing), "present": len(wanted) - len(missing),

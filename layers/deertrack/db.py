@@ -213,10 +213,6 @@ def rows_as_dicts(con: pg8000.native.Connection, sql: str, **params: Any) -> lis
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def ensure_role_and_database(database_url: str, admin_url: str) -> list[str]:
     """Create the application role and database if missing. Returns what was created.
 
@@ -230,16 +226,15 @@ def ensure_role_and_database(database_url: str, admin_url: str) -> list[str]:
             password = (
                 f" PASSWORD {pg8000.native.literal(target.password)}" if target.password else ""
             )
-            admin.run(f"CREATE ROLE {quote_ident(target.user)} LOGIN{password}")
+            admin.run(f"CREATE ROLE {pg8000.native.identifier(target.user)} LOGIN{password}")
             created.append(f"role {target.user}")
         if not admin.run("SELECT 1 FROM pg_database WHERE datname = :d", d=target.database):
-            admin.run(
-                f"CREATE DATABASE {quote_ident(target.database)} OWNER {quote_ident(target.user)}"
-            )
+            database, owner = pg8000.native.identifier(target.database), pg8000.native.identifier(target.user)
+            admin.run(f"CREATE DATABASE {database} OWNER {owner}")
             created.append(f"database {target.database}")
     return created
 
 
 def drop_database(database: str, admin_url: str) -> None:
     with connection(admin_url) as admin:
-        admin.run(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
+        admin.run(f"DROP DATABASE IF EXISTS {pg8000.native.identifier(database)} WITH (FORCE)")

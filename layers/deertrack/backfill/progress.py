@@ -1,4 +1,4 @@
-"""A terminal progress bar with rate and ETA (redrawn in place on a terminal, a line per 10% otherwise)."""
+"""Backfill progress with rate and ETA: a tqdm bar on a terminal, a line per 10% otherwise (logs, CI)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 import pg8000.native
+from tqdm import tqdm
 
 from deertrack import db
 
@@ -21,6 +22,10 @@ def clock(seconds: float) -> str:
 
 
 class ProgressBar:
+    """On a terminal tqdm draws the bar in place (its rate and ETA count only this session's work, so a
+    resumed run's earlier shards do not inflate them; rows/s as its postfix). Elsewhere each tenth gets
+    one plain line (`line`), which logs keep readable."""
+
     def __init__(self, unit: str = "detections", stream: TextIO | None = None, width: int = 28,
                  rows_per_item: int = 0, min_interval: float = 0.2) -> None:
         self.unit = unit
@@ -31,8 +36,8 @@ class ProgressBar:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._started = time.monotonic()
         self._first: int | None = None
-        self._last_draw = 0.0
         self._last_decile = -1
+        self._bar: tqdm | None = None
         self.done = 0
         self.total = 0
 
@@ -54,24 +59,32 @@ class ProgressBar:
 
     def update(self, done: int, total: int, force: bool = False) -> None:
         self.done, self.total = done, total
-        now = time.monotonic()
-        text = self.line(done, total, now)
         if self.tty:
-            if force or done >= total or now - self._last_draw >= self.min_interval:
-                self.stream.write("\r\033[2K" + text)
-                self.stream.flush()
-                self._last_draw = now
+            self._draw(done, total, force or done >= total)
             return
         decile = 10 if total <= 0 else int(10 * min(done / total, 1.0))
         if force or decile > self._last_decile:
             self._last_decile = decile
-            self.stream.write(text + "\n")
+            self.stream.write(self.line(done, total) + "\n")
             self.stream.flush()
 
+    def _draw(self, done: int, total: int, now: bool) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=total, initial=done, unit=f" {self.unit}", unit_scale=False, file=self.stream,
+                             mininterval=self.min_interval, dynamic_ncols=True, leave=True)
+        bar = self._bar
+        bar.total = total
+        rate = bar.format_dict.get("rate") or 0.0
+        if self.rows_per_item and rate:
+            bar.set_postfix_str(f"{rate * self.rows_per_item:,.0f} rows/s", refresh=False)
+        bar.update(max(done - bar.n, 0))
+        if now:
+            bar.refresh()
+
     def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class ServerProgress:

@@ -9,14 +9,11 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from deertrack.storage import get_bytes
 
 HEAD_BYTES = 256 * 1024
-EXIF_IFD = 0x8769
-DATETIME_ORIGINAL, DATETIME_DIGITIZED, DATETIME = 36867, 36868, 306
-OFFSET_TIME_ORIGINAL = 36881
 
 
 class NotAnImage(ValueError):
@@ -56,10 +53,11 @@ def info_from_bytes(data: bytes) -> ImageInfo:
     taken_at = None
     try:
         exif = image.getexif()
-        sub = exif.get_ifd(EXIF_IFD)
-        raw = sub.get(DATETIME_ORIGINAL) or sub.get(DATETIME_DIGITIZED) or exif.get(DATETIME)
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+        raw = (sub.get(ExifTags.Base.DateTimeOriginal) or sub.get(ExifTags.Base.DateTimeDigitized)
+               or exif.get(ExifTags.Base.DateTime))
         if raw:
-            taken_at = parse_exif_time(str(raw), sub.get(OFFSET_TIME_ORIGINAL))
+            taken_at = parse_exif_time(str(raw), sub.get(ExifTags.Base.OffsetTimeOriginal))
     except Exception:  # noqa: BLE001 - a broken EXIF block only means "no timestamp"
         taken_at = None
     return ImageInfo(image.width, image.height, taken_at, image.format)

@@ -73,16 +73,21 @@ def _run_embed(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     print(f"model {embedder.name} on {embedder.device}", flush=True)
 
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" detections", desc="embedding", dynamic_ncols=True)
+
     def progress(done: int, total: int, rate: float) -> None:
-        print(f"\r  {done}/{total} detections, {rate:.0f} crops/s", end="", flush=True)
+        bar.total = total
+        bar.set_postfix_str(f"{rate:.0f} crops/s", refresh=False)
+        bar.update(done - bar.n)
 
     try:
-        with db.connection() as con:
+        with db.connection() as con, bar:
             report = embed_stored(con, embedder, everything=args.everything, chunk=max(1, args.chunk),
                                   progress=progress)
     except db.DatabaseUnavailable as exc:
         raise CommandError(f"{exc}\nIs PostgreSQL running? Set DATABASE_URL to reach it.") from None
-    print()
     print(f"embedded {report.embedded} of {report.selected} detections in {report.seconds:.1f} s "
           f"({report.rate:.0f} crops/s); {report.deer_rebuilt} deer profiles rebuilt")
     for what, notes in (("too small, not embedded", report.too_small),
