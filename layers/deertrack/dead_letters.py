@@ -106,17 +106,18 @@ def _error(message: dict[str, Any]) -> str | None:
     return given or delivery_errors.last(message["MessageId"])
 
 
+#: What each queue's messages are, in a reason ("gave up: the re-ID message reached ...").
+_WHAT = {"reid": "the re-ID message", "exports": "the export message",
+         "export-requests": "the export request's notification",
+         "image-events": "the MegaDetector import's notification"}
+
+
 def _reason(short: str, error: str | None, deliveries: int | None) -> str:
     """The same for every sweep of one message (so marking twice changes nothing)."""
     why = f": {error}" if error else ": no error was recorded"
     after = f" after {deliveries} deliveries" if deliveries else ""
-    what = {"reid": "the re-ID message", "exports": "the export message",
-            "export-requests": "the export request's notification",
-            "image-events": "the MegaDetector import's notification"}[short]
-    if short == "reid":
-        why = f": {error}" if error else ""
-    return f"gave up: {what} reached the dead-letter queue{after}{why}; run `deertrack redrive {short}` once the " \
-           "cause is fixed"
+    return (f"gave up: {_WHAT[short]} reached the dead-letter queue{after}{why}; "
+            f"run `deertrack redrive {short}` once the cause is fixed")
 
 
 def _fail_job(store: JobStore, job_id: str | None, reason: str) -> bool:
@@ -170,12 +171,14 @@ def mark(con: pg8000.native.Connection, store: JobStore, body: str, reason: str,
 def mark_export(store: JobStore, body: str, report: SweepReport) -> None:
     """A dead exports-queue message: its job failed, as the exports dead-letter function does (idempotent)."""
     job_id = export_failures.job_id_of(body)
-    before = store.get(job_id) if job_id else None
     if job_id is None:
         report.unreadable += 1
+        logger.error("dead export message names no job", extra={"body": body[:500]})
+        return
+    before = store.get(job_id)
     job = export_failures.handle_dead_letter(store, body)
     if before is not None and not before.is_terminal and job is not None and job.status is JobStatus.FAILED:
-        report.jobs_failed.append(job_id or "")
+        report.jobs_failed.append(job_id)
 
 
 def _handled_after(bucket: str, key: str, message_id: str, event_time: str | None) -> bool:

@@ -103,6 +103,29 @@ def test_every_work_queue_has_a_dead_letter_queue_that_outlives_it(template: Tem
         assert int(dlq["MessageRetentionPeriod"]) > int(props.get("MessageRetentionPeriod", 345600))
 
 
+def test_every_dead_letter_queue_has_an_alarm_naming_it_and_the_sweep_reads_it(template: Template) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    dead_letter_ids = {logical_target(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in queues.values()
+                       if "RedrivePolicy" in p}
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    watched: dict[str, dict[str, Any]] = {}
+    for props in alarms.values():
+        for dimension in props.get("Dimensions", []):
+            if dimension["Name"] == "QueueName":
+                watched[logical_target(dimension["Value"])] = props
+    assert dead_letter_ids <= set(watched), f"dead-letter queues without an alarm: {dead_letter_ids - set(watched)}"
+    sweep = template["Resources"]["DeadLetterSweepFunction"]["Properties"]
+    readable = {logical_target(r) for s in statements(sweep["Policies"]) if "sqs:ReceiveMessage" in s["Action"]
+                for r in s["Resource"]}
+    for logical_id in dead_letter_ids:
+        short = queues[logical_id]["QueueName"]["Fn::Sub"].split("${Stage}-", 1)[1]  # e.g. image-events-dlq
+        alarm = watched[logical_id]
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 0
+        assert short in alarm["AlarmName"]["Fn::Sub"], alarm["AlarmName"]
+        assert short.removesuffix("-dlq") in alarm["AlarmDescription"], alarm["AlarmDescription"]
+        assert logical_id in readable, f"the dead-letter sweep cannot read {logical_id}"
+
+
 # ------------------------------------------------------------------------------------------ buckets
 
 
