@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from deertrack import db
 from deertrack.inputs import INT4_MAX, JsonInt
@@ -66,11 +66,6 @@ class CandidateQuery(BaseModel):
 
 class MergeHistoryQuery(CandidateQuery):
     deer_id: int | None = Field(None, ge=1, le=INT4_MAX, description="only merges that kept or merged this deer")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank(cls, data: Any) -> Any:
-        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
 
 
 class MergeJobAccepted(BaseModel):
