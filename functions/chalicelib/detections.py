@@ -79,7 +79,7 @@ def get_detection(detection_id: str) -> Response:
                 "and `review.undo_url` (POST /api/reviews/{id}/undo) undoes it exactly.",
     request=DetectionPatch, beyond_schema=PATCH_BEYOND_SCHEMA,
     responses={200: openapi.Reply("The detection after the change", {"type": "object"}), 400: INVALID_REQUEST,
-               404: _PROBLEM_404, 409: problem_reply("The detection's state forbids the answer"), 503: _PROBLEM_503},
+               404: _PROBLEM_404, 503: _PROBLEM_503},
 )
 @requires(Role.REVIEWER)
 @answers_problems
