@@ -24,11 +24,13 @@ from chalicelib.review import review_routes
 from chalicelib.review_page import review_page_routes
 from chalicelib.thumbnails import thumbnail_routes
 
+from deertrack import openapi
 from deertrack.settings import get_settings
 
 app = Chalice(app_name="deertrack")
 app.api.cors = False
 access.guard(app)  # every route's declared role (chalicelib/access.py), checked before its view
+openapi.describe(app)  # GET /api/openapi.json: the document of these routes (deertrack/openapi.py)
 
 app.register_blueprint(health_routes)
 app.register_blueprint(export_routes)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from chalice import Blueprint, Response
 
 from chalicelib.access import principal, requires
@@ -10,9 +13,12 @@ from deertrack import openapi
 from deertrack.auth import Role
 from deertrack.exports import cancellation, intake, status
 from deertrack.exports.idempotency import HEADER as IDEMPOTENCY_HEADER
+from deertrack.exports.idempotency import KEY_PATTERN as IDEMPOTENCY_PATTERN
 from deertrack.exports.responses import POLL_AFTER_SECONDS, JobAccepted, JobStatusView
-from deertrack.exports.schemas import REQUEST_MODELS
+from deertrack.exports.schemas import MAX_RANGE_DAYS, REQUEST_MODELS
 from deertrack.jobs import TERMINAL, JobStatus
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 export_routes = Blueprint(__name__)
 
@@ -23,6 +29,44 @@ _DESCRIPTIONS = {
     "zip": "A ZIP of detection crops, metadata.csv and manifest.json; `detection_ids` or `filters`.",
     "camtrap-dp": "A Camtrap DP 1.0.2 package (ZIP) of the selected detections; `detection_ids` or `filters`.",
 }
+
+
+_BEYOND_DATES = {"date_order": "start_date must be before end_date (each comparison period's too)",
+                 "max_range": f"a date range spans at most {MAX_RANGE_DAYS} days",
+                 "not_future": "no date after today (UTC)"}
+_BEYOND = {
+    "pdf": {**_BEYOND_DATES, "unique_labels": "comparison period labels are distinct",
+            "unknown_id": "location_ids and deer_id name rows that exist"},
+    "zip": {**_BEYOND_DATES, "unknown_id": "detection_ids and the filters' ids name rows that exist",
+            "no_matches": "the selection matches at least one detection"},
+}
+_BEYOND["camtrap-dp"] = _BEYOND["zip"]
+
+
+def _post(export_type: str) -> Callable[[F], F]:
+    return openapi.operation(
+        f"Request a {export_type} export", tags=("exports",), description=_DESCRIPTIONS[export_type],
+        request=REQUEST_MODELS[export_type], beyond_schema=_BEYOND[export_type],
+        headers=(openapi.Header(IDEMPOTENCY_HEADER, "Retries with the same key and body return the same job; "
+                                "the same key with another body is a 409",
+                                schema={"type": "string", "pattern": IDEMPOTENCY_PATTERN}),),
+        responses={
+            202: openapi.Reply("Job queued (or the earlier answer for this Idempotency-Key)", JobAccepted,
+                               headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
+            400: INVALID_REQUEST,
+            409: problem_reply("Idempotency-Key already used with a different body"),
+            503: _PROBLEM_503,
+        },
+    )
+
+
+def _get(export_type: str) -> Callable[[F], F]:
+    return openapi.operation(
+        f"Status of a {export_type} export job", tags=("exports",),
+        description="queued → processing → completed | failed; cancelled from any unfinished state. "
+                    "A completed job carries a presigned `download_url` that expires.",
+        responses={200: openapi.Reply("The job", JobStatusView), 404: _PROBLEM_404, 503: _PROBLEM_503},
+    )
 
 
 def _submit(export_type: str) -> Response:
@@ -42,6 +86,7 @@ def _status(export_type: str, job_id: str) -> Response:
 
 
 @export_routes.route("/api/exports/pdf", methods=["POST"], content_types=ANY_CONTENT)
+@_post("pdf")
 @requires(Role.VIEWER)
 @answers_problems
 def create_pdf_export() -> Response:
@@ -49,6 +94,7 @@ def create_pdf_export() -> Response:
 
 
 @export_routes.route("/api/exports/zip", methods=["POST"], content_types=ANY_CONTENT)
+@_post("zip")
 @requires(Role.VIEWER)
 @answers_problems
 def create_zip_export() -> Response:
@@ -56,6 +102,7 @@ def create_zip_export() -> Response:
 
 
 @export_routes.route("/api/exports/camtrap-dp", methods=["POST"], content_types=ANY_CONTENT)
+@_post("camtrap-dp")
 @requires(Role.VIEWER)
 @answers_problems
 def create_camtrap_dp_export() -> Response:
@@ -63,6 +110,7 @@ def create_camtrap_dp_export() -> Response:
 
 
 @export_routes.route("/api/exports/pdf/{job_id}", methods=["GET"])
+@_get("pdf")
 @requires(Role.VIEWER)
 @answers_problems
 def get_pdf_export(job_id: str) -> Response:
@@ -70,6 +118,7 @@ def get_pdf_export(job_id: str) -> Response:
 
 
 @export_routes.route("/api/exports/zip/{job_id}", methods=["GET"])
+@_get("zip")
 @requires(Role.VIEWER)
 @answers_problems
 def get_zip_export(job_id: str) -> Response:
@@ -77,6 +126,7 @@ def get_zip_export(job_id: str) -> Response:
 
 
 @export_routes.route("/api/exports/camtrap-dp/{job_id}", methods=["GET"])
+@_get("camtrap-dp")
 @requires(Role.VIEWER)
 @answers_problems
 def get_camtrap_dp_export(job_id: str) -> Response:
@@ -84,36 +134,14 @@ def get_camtrap_dp_export(job_id: str) -> Response:
 
 
 @export_routes.route("/api/exports/{job_id}", methods=["DELETE"])
+@openapi.operation(
+    "Cancel an export job and remove its file", tags=("exports",),
+    description="Marks the job cancelled (a worker stops at its next checkpoint), deletes its objects "
+                "under exports/{job_id}/ and forgets its status.",
+    responses={204: openapi.Reply("Cancelled and removed"), 404: _PROBLEM_404, 503: _PROBLEM_503},
+)
 @requires(Role.VIEWER)
 @answers_problems
 def delete_export(job_id: str) -> Response:
     cancellation.cancel(job_id, principal())
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
-
-
-for _type, _model in REQUEST_MODELS.items():
-    openapi.document(
-        "POST", f"/api/exports/{_type}", summary=f"Request a {_type} export", tags=("exports",),
-        description=_DESCRIPTIONS[_type], request=_model,
-        headers=(openapi.Header(IDEMPOTENCY_HEADER, "Retries with the same key and body return the same job; "
-                                "the same key with another body is a 409"),),
-        responses={
-            202: openapi.Reply("Job queued (or the earlier answer for this Idempotency-Key)", JobAccepted,
-                               headers={"Location": "The status URL", "Retry-After": "Seconds between polls"}),
-            400: INVALID_REQUEST,
-            409: problem_reply("Idempotency-Key already used with a different body"),
-            503: _PROBLEM_503,
-        },
-    )
-    openapi.document(
-        "GET", f"/api/exports/{_type}/{{job_id}}", summary=f"Status of a {_type} export job", tags=("exports",),
-        description="queued → processing → completed | failed; cancelled from any unfinished state. "
-                    "A completed job carries a presigned `download_url` that expires.",
-        responses={200: openapi.Reply("The job", JobStatusView), 404: _PROBLEM_404, 503: _PROBLEM_503},
-    )
-openapi.document(
-    "DELETE", "/api/exports/{job_id}", summary="Cancel an export job and remove its file", tags=("exports",),
-    description="Marks the job cancelled (a worker stops at its next checkpoint), deletes its objects "
-                "under exports/{job_id}/ and forgets its status.",
-    responses={204: openapi.Reply("Cancelled and removed"), 404: _PROBLEM_404, 503: _PROBLEM_503},
-)

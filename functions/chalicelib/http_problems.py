@@ -1,32 +1,19 @@
-"""What every Chalice view shares: JSON answers (ApiProblem → its status and body; anything unexpected →
-500 JSON), the request helpers (a database connection whose loss is a 503, a positive id, query
-parameters through a pydantic model) and the OpenAPI replies of those problem answers."""
+"""What every Chalice view shares: JSON answers (ApiProblem → its status and body; an outage → 503; anything
+unexpected → 500 JSON) and the OpenAPI replies of those problem answers. A view reads its inputs with
+deertrack.inputs and its database connection with deertrack.db.reused(): a lost PostgreSQL is a 503 here."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-import pg8000.native
 from chalice import Response
-from pydantic import BaseModel, ValidationError
 
-from deertrack import db, openapi
+from deertrack import openapi
 from deertrack.logs import logger
-from deertrack.outages import POSTGRES, service_down
-from deertrack.problems import (
-    ApiProblem,
-    Problem,
-    ProblemBody,
-    RequestInvalid,
-    ServiceUnavailable,
-    load_json,
-    problems_from,
-)
-
-M = TypeVar("M", bound=BaseModel)
+from deertrack.outages import service_down
+from deertrack.problems import ApiProblem, ProblemBody, ServiceUnavailable
 
 JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
@@ -37,8 +24,7 @@ ANY_CONTENT = ["*/*"]
 
 def problem_reply(description: str, retry: bool = False) -> openapi.Reply:
     """The OpenAPI reply of a problem answer; `retry` for a 503, which carries Retry-After."""
-    headers = {"Retry-After": "Seconds to wait before retrying"} if retry else {}
-    return openapi.Reply(description, ProblemBody, headers=headers)
+    return openapi.Reply(description, ProblemBody, headers={"Retry-After": openapi.RETRY_AFTER} if retry else {})
 
 
 #: The 400 of a route that validates a body: every violated rule is listed.
@@ -74,43 +60,3 @@ def answers_problems(view: Callable[..., Response]) -> Callable[..., Response]:
                                   "details": []}, 500)
 
     return wrapper
-
-
-@contextmanager
-def database() -> Iterator[pg8000.native.Connection]:
-    """The process's reused connection (db.reused); PostgreSQL down or lost becomes a 503 answer."""
-    try:
-        with db.reused() as con:
-            yield con
-    except db.DatabaseUnavailable as exc:
-        raise ServiceUnavailable(POSTGRES, exc) from exc
-
-
-def positive_id(value: str, name: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise RequestInvalid([Problem(name, "positive_integer", f"{name} must be a positive integer, not {value!r}")])
-    return number
-
-
-def parse_body(model: type[M], raw: bytes | str | None, empty_ok: bool = False) -> M:
-    """A JSON object body validated by a pydantic model (an empty body is `{}` when `empty_ok`)."""
-    blank = raw is None or not (raw if isinstance(raw, str) else raw.decode(errors="replace")).strip()
-    data = {} if empty_ok and blank else load_json(raw)
-    if not isinstance(data, dict):
-        raise RequestInvalid([Problem("body", "json_object", "the request body must be a JSON object")])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestInvalid(problems_from(exc, (), model)) from None
-
-
-def parse_query(model: type[M], params: Mapping[str, str] | None) -> M:
-    """Query parameters validated by a pydantic model; every problem names its parameter."""
-    try:
-        return model.model_validate(params or {})
-    except ValidationError as exc:
-        raise RequestInvalid(problems_from(exc, (), model)) from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.access import requires
-from chalicelib.http_problems import answers_problems, database, json_response, parse_query, problem_reply
-from deertrack import openapi
+from chalicelib.http_problems import answers_problems, json_response, problem_reply
+from deertrack import db, inputs, openapi
 from deertrack.auth import Role
 from deertrack.problems import NotFound
 from deertrack.reid import catalog
@@ -15,23 +15,20 @@ reid_routes = Blueprint(__name__)
 
 
 @reid_routes.route("/api/reid/scores", methods=["GET"])
-@requires(Role.VIEWER)
-@answers_problems
-def get_scores() -> Response:
-    params = parse_query(catalog.ScoresQuery, reid_routes.current_request.query_params)
-    with database() as con:
-        view = catalog.scores_view(con, params.detection_id)
-    if view is None:
-        raise NotFound(f"no detection {params.detection_id}")
-    return json_response(view, 200)
-
-
-openapi.document(
-    "GET", "/api/reid/scores", summary="Every logged similarity score of one detection, best first", tags=("reid",),
-    query=(openapi.Header("detection_id", "the detection", required=True),),
+@openapi.operation(
+    "Every logged similarity score of one detection, best first", tags=("reid",), query=catalog.ScoresQuery,
     responses={200: openapi.Reply("{detection_id, count, scores: [{deer_id, deer_name, score, matched, sex_match, "
                                   "threshold_used, …}]}", {"type": "object"}),
                400: problem_reply("detection_id missing or not a positive integer"),
                404: problem_reply("No such detection"),
-               503: problem_reply("PostgreSQL unreachable")},
+               503: problem_reply("PostgreSQL unreachable", retry=True)},
 )
+@requires(Role.VIEWER)
+@answers_problems
+def get_scores() -> Response:
+    params = inputs.query(catalog.ScoresQuery, reid_routes.current_request.query_params)
+    with db.reused() as con:
+        view = catalog.scores_view(con, params.detection_id)
+    if view is None:
+        raise NotFound(f"no detection {params.detection_id}")
+    return json_response(view, 200)

@@ -48,30 +48,30 @@ def _file(name: str) -> Response:
     if name == "config.json":
         return Response(body=sign_in_config(), status_code=200,
                         headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    if "/" in name or "\x00" in name or name.startswith("."):
+        raise NotFound(f"no review page asset {name!r}")
     path = STATIC / name
-    if "/" in name or name.startswith(".") or path.suffix not in TYPES or not path.is_file():
+    if path.suffix not in TYPES or not path.is_file():
         raise NotFound(f"no review page asset {name!r}")
     return Response(body=path.read_text(encoding="utf-8"), status_code=200,
                     headers={"Content-Type": TYPES[path.suffix], "Cache-Control": "no-cache", **security_headers()})
 
 
 @review_page_routes.route("/review", methods=["GET"])
+@openapi.operation("The review page (HTML; sign in with a token)", tags=("review",),
+                   responses={200: openapi.Reply("The page", {"type": "string"}, media_type="text/html")})
 @public
 def review_page() -> Response:
     return _file("index.html")
 
 
 @review_page_routes.route("/review/{asset}", methods=["GET"])
+@openapi.operation("The review page's CSS and JavaScript, and config.json", tags=("review",),
+                   description="config.json: {hosted_ui: {url, client_id, scopes} | null}, the Cognito hosted "
+                               "sign-in the page offers (AUTH_HOSTED_UI_URL).",
+                   responses={200: openapi.Reply("The file", {"type": "string"}, media_type="*/*"),
+                              404: problem_reply("No such asset")})
 @public
 @answers_problems
 def review_asset(asset: str) -> Response:
     return _file(asset)
-
-
-openapi.document("GET", "/review", summary="The review page (HTML; sign in with a token)", tags=("review",),
-                 responses={200: openapi.Reply("The page", {"type": "string"}, media_type="text/html")})
-openapi.document("GET", "/review/{asset}", summary="The review page's CSS and JavaScript, and config.json",
-                 tags=("review",), description="config.json: {hosted_ui: {url, client_id, scopes} | null}, the "
-                                               "Cognito hosted sign-in the page offers (AUTH_HOSTED_UI_URL).",
-                 responses={200: openapi.Reply("The file", {"type": "string"}),
-                            404: problem_reply("No such asset")})

@@ -4,28 +4,22 @@ Drawing: deertrack.reid.thumbnails."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from chalicelib.access import requires
-from chalicelib.http_problems import (
-    INVALID_REQUEST,
-    answers_problems,
-    database,
-    parse_query,
-    positive_id,
-    problem_reply,
-)
-from deertrack import openapi
+from chalicelib.http_problems import INVALID_REQUEST, answers_problems, problem_reply
+from deertrack import db, inputs, openapi
 from deertrack.auth import Role
-from deertrack.problems import NotFound, ServiceUnavailable
+from deertrack.problems import NotFound
 from deertrack.reid import thumbnails
 from deertrack.reid.crops import UnreadableImage
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing, get_bytes
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 thumbnail_routes = Blueprint(__name__)
 
@@ -33,25 +27,11 @@ thumbnail_routes = Blueprint(__name__)
 CACHE_CONTROL = "private, max-age=86400"
 
 
-class ThumbnailQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = 160
-
-    @field_validator("size")
-    @classmethod
-    def _known_size(cls, value: int) -> int:
-        if value not in thumbnails.SIZES:
-            raise ValueError(f"size must be one of {', '.join(map(str, thumbnails.SIZES))}")
-        return value
-
-
 def _picture(detection_id: str, kind: Literal["crop", "photo"], default_size: int) -> Response:
-    number = positive_id(detection_id, "detection_id")
+    number = inputs.path_id(detection_id, "detection_id")
     request = thumbnail_routes.current_request
-    query = dict(request.query_params or {})
-    query.setdefault("size", str(default_size))
-    size = parse_query(ThumbnailQuery, query).size
-    with database() as con:
+    size = inputs.query(thumbnails.ThumbnailQuery, request.query_params).size or default_size
+    with db.reused() as con:
         rows = con.run("SELECT i.s3_key, d.bbox_x, d.bbox_y, d.bbox_width, d.bbox_height FROM detections d"
                        " JOIN images i ON i.id = d.image_id WHERE d.id = :id", id=number)
     if not rows:
@@ -63,11 +43,9 @@ def _picture(detection_id: str, kind: Literal["crop", "photo"], default_size: in
     if tag in (request.headers.get("if-none-match") or ""):
         return Response(body="", status_code=304, headers=headers)
     try:
-        data = get_bytes(get_settings().images_bucket, key)
+        data = get_bytes(get_settings().images_bucket, key)  # S3 down: 503 from answers_problems
     except ObjectMissing:
         raise NotFound(f"detection {number}: its photo {key} is not in the images bucket") from None
-    except (BotoCoreError, ClientError) as exc:
-        raise ServiceUnavailable("S3", exc) from exc
     draw = thumbnails.crop_thumbnail if kind == "crop" else thumbnails.photo_thumbnail
     try:
         body = draw(data, bbox, size)
@@ -76,7 +54,21 @@ def _picture(detection_id: str, kind: Literal["crop", "photo"], default_size: in
     return Response(body=body, status_code=200, headers={**headers, "Content-Type": "image/jpeg"})
 
 
+def _documented(summary: str, default: int) -> Callable[[F], F]:
+    return openapi.operation(
+        summary, tags=("review",), query=thumbnails.ThumbnailQuery,
+        description=f"size defaults to {default}. Send If-None-Match with the ETag to get a 304.",
+        responses={200: openapi.Reply("JPEG", {"type": "string", "format": "binary"},
+                                      headers={"ETag": "Changes only when the picture does",
+                                               "Cache-Control": CACHE_CONTROL}, media_type="image/jpeg"),
+                   304: openapi.Reply("Not modified (If-None-Match matched)"), 400: INVALID_REQUEST,
+                   404: problem_reply("No such detection, or its photo is missing or unreadable"),
+                   503: problem_reply("PostgreSQL or S3 unreachable", retry=True)},
+    )
+
+
 @thumbnail_routes.route("/api/detections/{detection_id}/crop", methods=["GET"])
+@_documented("A detection's crop as a thumbnail", 160)
 @requires(Role.VIEWER)
 @answers_problems
 def get_crop(detection_id: str) -> Response:
@@ -84,25 +76,8 @@ def get_crop(detection_id: str) -> Response:
 
 
 @thumbnail_routes.route("/api/detections/{detection_id}/photo", methods=["GET"])
+@_documented("A detection's whole photo, box drawn", 1024)
 @requires(Role.VIEWER)
 @answers_problems
 def get_photo(detection_id: str) -> Response:
     return _picture(detection_id, "photo", 1024)
-
-
-# ------------------------------------------------------------------------------------------ OpenAPI
-
-_SIZE = (openapi.Header("size", f"longest side in pixels, one of {', '.join(map(str, thumbnails.SIZES))}"),)
-_JPEG = openapi.Reply("JPEG", {"type": "string", "format": "binary"},
-                      headers={"ETag": "Changes only when the picture does", "Cache-Control": CACHE_CONTROL},
-                      media_type="image/jpeg")
-for _path, _summary, _default in (("/api/detections/{detection_id}/crop", "A detection's crop as a thumbnail", 160),
-                                  ("/api/detections/{detection_id}/photo", "A detection's whole photo, box drawn",
-                                   1024)):
-    openapi.document(
-        "GET", _path, summary=_summary, tags=("review",), query=_SIZE,
-        description=f"size defaults to {_default}. Send If-None-Match with the ETag to get a 304.",
-        responses={200: _JPEG, 304: openapi.Reply("Not modified (If-None-Match matched)"), 400: INVALID_REQUEST,
-                   404: problem_reply("No such detection, or its photo is missing or unreadable"),
-                   503: problem_reply("PostgreSQL or S3 unreachable", retry=True)},
-    )

@@ -157,14 +157,39 @@ def summarize(problems: list[Problem], limit: int = 5) -> str:
 # ------------------------------------------------------------------------------------------ request bodies
 
 
+#: Text the API stores never holds NUL (PostgreSQL's text cannot); the OpenAPI document gives every request
+#: string this pattern, and `load_json` / `nul_problems` refuse it with the rule `no_nul`.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
 def load_json(raw: bytes | str | None) -> Any:
-    """Parse a request body; a body that is not JSON is a problem with field `body`."""
+    """Parse a request body; a body that is not JSON is a problem with field `body`, a string holding NUL one
+    with the string's field."""
     if raw is None or (isinstance(raw, bytes | str) and not raw.strip()):
         raise RequestInvalid([Problem("body", "json", "the request body is empty; send a JSON object")])
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, a 5,000-digit number, deep nesting
         raise RequestInvalid([Problem("body", "json", f"the request body is not valid JSON: {exc}")]) from None
+    problems = nul_problems(data)
+    if problems:
+        raise RequestInvalid(problems)
+    return data
+
+
+def nul_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Problem]:
+    """A `no_nul` problem for every string (or object key) in `value` that holds a NUL character."""
+    found: list[Problem] = []
+    if isinstance(value, str) and "\x00" in value:
+        name = field_name(path) or "body"
+        found.append(Problem(name, "no_nul", f"{name} must not contain NUL characters (\\u0000)"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += nul_problems(key, (*path, key)) + nul_problems(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += nul_problems(item, (*path, index))
+    return found
 
 
 def _no_constant(name: str) -> Any:

@@ -53,21 +53,49 @@ def test_request_bodies_are_the_models_schemas() -> None:
         assert schema["additionalProperties"] is False
 
 
-def test_documenting_is_one_call_or_a_decorator() -> None:
-    before = openapi.documented_routes()
-    try:
-        @openapi.documented("GET", "/api/things/{thing_id}", summary="A thing",
-                            responses={200: openapi.Reply("The thing", {"type": "object"})})
-        def view(thing_id: str) -> str:
-            return thing_id
+def test_documenting_is_a_decorator_under_the_route_and_the_route_gives_method_and_path() -> None:
+    """(Replaces the test of `openapi.documented(METHOD, PATH, ...)`: issue 12 removes that second copy of the
+    route's method and path; the path and method now come from the Chalice route itself.)"""
+    from chalice import Chalice
 
-        assert view("x") == "x"
-        assert ("GET", "/api/things/{thing_id}") in openapi.documented_routes()
-        doc = openapi.build_document()
-        assert doc["paths"]["/api/things/{thing_id}"]["get"]["parameters"][0]["name"] == "thing_id"
-    finally:
-        openapi._OPERATIONS.pop(("GET", "/api/things/{thing_id}"), None)
-    assert openapi.documented_routes() == before
+    app = Chalice(app_name="things")
+
+    @app.route("/api/things/{job_id}", methods=["GET", "DELETE"])
+    @openapi.operation("A thing", responses={200: openapi.Reply("The thing", {"type": "object"})})
+    def view(job_id: str) -> str:
+        return job_id
+
+    assert view("x") == "x"
+    assert openapi.documented_routes(app) == {("GET", "/api/things/{job_id}"), ("DELETE", "/api/things/{job_id}")}
+    doc = openapi.build_document(app)
+    assert set(doc["paths"]["/api/things/{job_id}"]) == {"get", "delete"}
+    parameter = doc["paths"]["/api/things/{job_id}"]["get"]["parameters"][0]
+    assert parameter["name"] == "job_id" and parameter["in"] == "path" and parameter["required"] is True
+
+
+def test_a_route_without_documentation_and_documentation_without_a_route_are_found() -> None:
+    from chalice import Chalice
+
+    app = Chalice(app_name="things")
+
+    @app.route("/api/bare", methods=["GET"])
+    def bare() -> str:
+        return "no documentation"
+
+    @openapi.operation("Never routed", responses={200: openapi.Reply("Nothing")})
+    def orphan() -> str:
+        return "no route"
+
+    assert openapi.undocumented_routes(app) == {("GET", "/api/bare")}
+    assert any(name.endswith("orphan") for name in openapi.unrouted_views(app))
+    assert "/api/bare" not in openapi.build_document(app)["paths"]
+
+
+def test_the_app_has_no_undocumented_route_and_no_documentation_without_its_route() -> None:
+    app = load_app_module().app
+    assert openapi.undocumented_routes(app) == set(), "document each view with @openapi.operation under its route"
+    assert openapi.unrouted_views(app, within=("chalicelib.", "app")) == [], \
+        "documented views that no route of the app serves"
 
 
 # -------------------------------------------------------------------------------- sign-in and roles

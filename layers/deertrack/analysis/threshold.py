@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pg8000.native
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from deertrack.reid.scoring import round_threshold
 from deertrack.settings import get_settings
@@ -63,6 +63,14 @@ class ThresholdRow(BaseModel):
     known_accuracy: float | None = None
     new_accuracy: float | None = None
     geometric_mean: float | None = None
+
+
+class AnalysisQuery(BaseModel):
+    """GET /api/reid/analysis query parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False,
+                                    description="the threshold to compare with (default REID_THRESHOLD)")
 
 
 class Recommendation(BaseModel):

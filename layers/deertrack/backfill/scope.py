@@ -5,14 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
+from pydantic_core import PydanticCustomError
 
+from deertrack.inputs import json_int
 from deertrack.reid.scoring import round_threshold
 from deertrack.settings import get_settings
 
+#: The most detections one backfill may name.
+MAX_LIMIT = 100_000_000
+
 
 def date_as_midnight(value: object) -> object:
-    """A date (or "YYYY-MM-DD") means its midnight UTC; anything else is left to pydantic."""
+    """A date (or "YYYY-MM-DD") means its midnight UTC; a date-time is an ISO string (or a datetime), never a
+    number; anything else is left to pydantic."""
+    if value is not None and not isinstance(value, str | date):
+        raise PydanticCustomError("datetime_type", "must be a date (YYYY-MM-DD) or an ISO 8601 date-time")
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime.combine(value, time(0), tzinfo=UTC)
     if isinstance(value, str) and len(value) == 10:
@@ -30,9 +38,9 @@ class ScopeFields(BaseModel):
 
     since: datetime | None = Field(None, description="only detections captured on or after this date "
                                          "(YYYY-MM-DD, midnight UTC) or ISO timestamp")
-    limit: int | None = Field(None, ge=1, le=100_000_000, description="at most this many detections")
+    limit: json_int(ge=1, le=MAX_LIMIT) | None = Field(None, description="at most this many detections")
     #: threshold_used / matched decision; None means REID_THRESHOLD.
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="default REID_THRESHOLD")
+    threshold: StrictFloat | None = Field(None, ge=0.0, le=1.0, description="default REID_THRESHOLD")
 
     @field_validator("since", mode="before")
     @classmethod

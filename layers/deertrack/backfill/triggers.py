@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from deertrack import db
 from deertrack.auth import SCHEDULE_SERVICE
@@ -62,8 +62,17 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
 # ------------------------------------------------------------------------------------------ API job
 
 
+def _request_schema(schema: dict[str, Any]) -> None:
+    """`since` is a date or a date-time, as a string (validated as JSON: a number is no time)."""
+    since = schema["properties"]["since"]
+    since["anyOf"] = [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"},
+                      {"type": "null"}]
+
+
 class BackfillRequest(ScopeFields):
     """Body of POST /api/reid/backfill (all optional: an empty body re-scores everything)."""
+
+    model_config = ConfigDict(json_schema_extra=_request_schema)
 
     def scope(self) -> BackfillScope:
         return BackfillScope.model_validate(dict(self))

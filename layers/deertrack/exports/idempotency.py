@@ -21,7 +21,9 @@ from deertrack.redis_client import get_redis, key
 from deertrack.settings import get_settings
 
 HEADER = "Idempotency-Key"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: 1-255 visible ASCII characters (the OpenAPI document gives the same pattern).
+KEY_PATTERN = "^[!-~]{1,255}$"
+_VALID_KEY = re.compile(KEY_PATTERN)
 
 
 class IdempotencyRecord(BaseModel):
@@ -34,7 +36,7 @@ def checked_key(value: str | None) -> str | None:
     """The header's value, or None when absent; 1-255 visible ASCII characters."""
     if value is None:
         return None
-    if not _VALID_KEY.match(value):
+    if not _VALID_KEY.fullmatch(value):
         raise RequestInvalid([Problem(HEADER, "format",
                                       f"{HEADER} must be 1-255 visible ASCII characters (no spaces)")])
     return value

@@ -21,20 +21,18 @@ from pydantic import (
     Field,
     StrictBool,
     StrictFloat,
-    StrictInt,
     StrictStr,
     StringConstraints,
 )
 from pydantic_core import PydanticCustomError
 
 from deertrack.classifications import Classification
+from deertrack.inputs import Int4Id, Int8Id, JsonInt
 from deertrack.problems import Problem
 
 MAX_RANGE_DAYS = 365
 MAX_DETECTION_IDS = 10_000
 MAX_FILTER_IDS = 1_000
-INT4_MAX = 2_147_483_647
-INT8_MAX = 9_223_372_036_854_775_807
 
 ExportType = Literal["pdf", "zip", "camtrap-dp"]
 EXPORT_TYPES: tuple[str, ...] = ("pdf", "zip", "camtrap-dp")
@@ -62,11 +60,15 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date), Field(description="ISO date YYYY-MM-DD (UTC), included")]
-LocationId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]
-DeerId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]
-DetectionId = Annotated[StrictInt, Field(ge=1, le=INT8_MAX)]
-Title = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Label = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LocationId = Int4Id
+DeerId = Int4Id
+DetectionId = Int8Id
+#: Not blank: the text is stripped before its length is checked (the pattern says so in the document).
+_NOT_BLANK = {"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
+Title = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                  Field(json_schema_extra=_NOT_BLANK)]
+Label = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                  Field(json_schema_extra=_NOT_BLANK)]
 
 
 def date_range_problems(values: dict[str, Any], path: str, today: date,
@@ -110,9 +112,42 @@ class ComparisonPeriod(RequestBody):
         return date_range_problems(values, path, today)
 
 
+def _given(name: str) -> dict[str, Any]:
+    """JSON Schema: `name` is there and not null."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def _absent(name: str) -> dict[str, Any]:
+    """JSON Schema: `name` is absent or null."""
+    return {"not": _given(name)}
+
+
+def _pdf_schema(schema: dict[str, Any]) -> None:
+    """`rules()`' report-type requirements, in JSON Schema: comparison_periods for (and only for) comparison,
+    deer_id for (and only for) deer_profile."""
+    def report(kind: str) -> dict[str, Any]:
+        return {"properties": {"report_type": {"const": kind}}}
+
+    schema["oneOf"] = [
+        {"allOf": [report("seasonal_activity"), _absent("comparison_periods"), _absent("deer_id")]},
+        {"allOf": [report("comparison"), _given("comparison_periods"), _absent("deer_id")]},
+        {"allOf": [report("deer_profile"), _given("deer_id"), _absent("comparison_periods")]},
+    ]
+
+
+def _selection_schema(schema: dict[str, Any]) -> None:
+    """`rules()`' "detection_ids or filters, never both" (and ZIP's "something to export"), in JSON Schema."""
+    schema["oneOf"] = [{"allOf": [_given("detection_ids"), _absent("filters")]},
+                       {"allOf": [_given("filters"), _absent("detection_ids")]}]
+    if "include_metadata_csv" in schema["properties"]:
+        schema["not"] = {"required": ["include_crops", "include_metadata_csv"],
+                         "properties": {"include_crops": {"const": False}, "include_metadata_csv": {"const": False}}}
+
+
 class PdfExportRequest(RequestBody):
     """POST /api/exports/pdf: a PDF report rendered from the detections in a date range."""
 
+    model_config = ConfigDict(json_schema_extra=_pdf_schema)
     export_type: ClassVar[str] = "pdf"
 
     report_type: ReportType
@@ -177,6 +212,8 @@ class DetectionFilters(RequestBody):
 class DetectionSelection(RequestBody):
     """Either `detection_ids` or `filters`, never both."""
 
+    model_config = ConfigDict(json_schema_extra=_selection_schema)
+
     detection_ids: list[DetectionId] | None = Field(
         None, min_length=1, max_length=MAX_DETECTION_IDS, description="Exactly these detections (1-10,000)")
     filters: DetectionFilters | None = Field(None, description="Or: every detection matching these filters")
@@ -201,7 +238,7 @@ class ZipExportRequest(DetectionSelection):
 
     include_crops: StrictBool = True
     include_metadata_csv: StrictBool = True
-    crop_size: StrictInt = Field(300, ge=128, le=1024, description="Longest side of each crop, pixels")
+    crop_size: JsonInt = Field(300, ge=128, le=1024, description="Longest side of each crop, pixels")
 
     @classmethod
     def rules(cls, values: dict[str, Any], path: str, today: date) -> list[Problem]:

@@ -20,11 +20,23 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from deertrack.classifications import Classification
+from deertrack.inputs import INT4_MAX, Int4Id, JsonInt
 from deertrack.problems import Problem, problems_from
 
 MAX_RECORDS = 500
@@ -32,29 +44,59 @@ MAX_BOXES_PER_IMAGE = 100
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 
 
+#: What POST /api/detections checks that its schema cannot say (each a refused record or box in `details`).
+INGEST_BEYOND_SCHEMA: Final = {
+    "known_location": "location_code / location_id names a camera that exists",
+    "exists": "image_key names an object in the images bucket",
+    "image": "the photo (stored or uploaded) is a readable image",
+    "max_size": f"an uploaded photo is at most {MAX_UPLOAD_BYTES} bytes",
+    "within_image": "a box lies inside its photo",
+    "matches_stored_image": "a photo already stored keeps its location and capture time",
+    "nothing_valid": "at least one record could be stored",
+}
+#: Standard base64 with its padding (what `base64.b64decode(validate=True)` takes).
+BASE64_PATTERN: Final = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+
+
+def _text_time(value: Any) -> Any:
+    if not isinstance(value, str):  # JSON has no datetimes: a number is not a capture time
+        raise PydanticCustomError("datetime_type", "must be an ISO 8601 date-time string with a timezone")
+    return value
+
+
 class BoxIn(BaseModel):
     """One bounding box in pixels of the image, top-left origin."""
 
     model_config = ConfigDict(extra="forbid")
-    x: int = Field(ge=0, description="left edge, pixels")
-    y: int = Field(ge=0, description="top edge, pixels")
-    width: int = Field(gt=0, description="pixels")
-    height: int = Field(gt=0, description="pixels")
-    confidence: float = Field(ge=0.0, le=1.0, description="detector confidence")
+    x: JsonInt = Field(ge=0, le=INT4_MAX, description="left edge, pixels")
+    y: JsonInt = Field(ge=0, le=INT4_MAX, description="top edge, pixels")
+    width: JsonInt = Field(gt=0, le=INT4_MAX, description="pixels")
+    height: JsonInt = Field(gt=0, le=INT4_MAX, description="pixels")
+    confidence: StrictFloat = Field(ge=0.0, le=1.0, description="detector confidence")
     classification: Classification = "unknown"
+
+
+def _image_schema(schema: dict[str, Any]) -> None:
+    """The validator's "exactly one of" rules, in JSON Schema; image_base64's alphabet."""
+    def one_of(*names: str) -> dict[str, Any]:
+        return {"oneOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}
+
+    schema["allOf"] = [one_of("image_key", "image_base64"), one_of("location_code", "location_id")]
+    encoded = schema["properties"]["image_base64"]["anyOf"][0]
+    encoded["pattern"] = BASE64_PATTERN
 
 
 class ImageIn(BaseModel):
     """One photo and its boxes. Boxes are validated one by one (see parse_record)."""
 
-    model_config = ConfigDict(extra="forbid")
-    image_key: str | None = Field(None, min_length=1, max_length=1024, description="key in the images bucket")
-    image_base64: str | None = Field(None, min_length=4, description="the photo itself, base64 (max 8 MiB)")
-    filename: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^/\\]+$",
-                                 description="name for an uploaded photo")
-    captured_at: AwareDatetime
-    location_code: str | None = Field(None, min_length=1, max_length=64)
-    location_id: int | None = Field(None, ge=1)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_image_schema)
+    image_key: StrictStr | None = Field(None, min_length=1, max_length=1024, description="key in the images bucket")
+    image_base64: StrictStr | None = Field(None, min_length=4, description="the photo itself, base64 (max 8 MiB)")
+    filename: StrictStr | None = Field(None, min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$",
+                                       description="name for an uploaded photo")
+    captured_at: Annotated[AwareDatetime, BeforeValidator(_text_time)]
+    location_code: StrictStr | None = Field(None, min_length=1, max_length=64)
+    location_id: Int4Id | None = None
     boxes: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_BOXES_PER_IMAGE)
 
     @model_validator(mode="after")
@@ -74,6 +116,8 @@ class ImageDoc(ImageIn):
 
 class DetectionBatchIn(BaseModel):
     """POST /api/detections body. Records are validated one by one; bad ones are reported, not fatal."""
+
+    model_config = ConfigDict(extra="forbid")
 
     images: list[ImageDoc] = Field(min_length=1, max_length=MAX_RECORDS)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deertrack.classifications import Classification
 from deertrack.db import rows_as_dicts
+from deertrack.inputs import INT4_MAX, INT8_MAX
 
 TOP_CANDIDATES = 5
 #: Crops shown per candidate deer on the review page; crops over time on a deer's page.
@@ -25,20 +26,20 @@ class DeerQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sex: Classification | None = None
     status: Literal["active", "inactive", "deceased", "merged"] | None = None
-    min_sightings: int = Field(0, ge=0)
+    min_sightings: int = Field(0, ge=0, le=INT4_MAX, description="only deer with at least this many valid detections")
     q: str | None = Field(None, min_length=1, max_length=100, description="a deer id, or part of its name")
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    limit: int = Field(50, ge=1, le=500, description="page size")
+    offset: int = Field(0, ge=0, le=INT4_MAX, description="rows to skip; the answer's next_offset gives the next page")
 
 
 class DeerTimelineQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: Literal["day", "week"] = "day"
+    by: Literal["day", "week"] = Field("day", description="timeline buckets")
 
 
 class ScoresQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    detection_id: int = Field(ge=1)
+    detection_id: int = Field(ge=1, le=INT8_MAX, description="the detection")
 
 
 def _plain(value: Any) -> Any:

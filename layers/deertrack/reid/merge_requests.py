@@ -7,57 +7,65 @@ Redis like every job. Hand merges, undos and "not the same" answers run at once 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from deertrack import db
+from deertrack.inputs import INT4_MAX, JsonInt
 from deertrack.jobs import Job, JobStatus, JobStore, QueuedJobView, new_job_id
 from deertrack.logs import logger
 from deertrack.messages import MergeJobMessage
+from deertrack.problems import Problem, RequestInvalid
 from deertrack.queues import send
 from deertrack.settings import get_settings
 
 JOB_TYPE = "merge"
 
 
+#: What the hand-merge routes check that their schemas cannot say.
+PAIR_BEYOND_SCHEMA: Final = {"distinct": "the body's deer is another deer than the path's deer_id",
+                             "exists": "both deer exist (404 names the missing one)"}
+
+
 class MergeRequest(BaseModel):
     """Body of POST /api/deer/{deer_id}/merge: this deer is merged into `into_deer_id`."""
 
     model_config = ConfigDict(extra="forbid")
-    into_deer_id: int = Field(ge=1, description="the deer that is kept; the path's deer joins it")
-    reason: str | None = Field(None, max_length=500, description="why (kept with the merge record)")
+    into_deer_id: JsonInt = Field(ge=1, le=INT4_MAX, description="the deer that is kept; the path's deer joins it")
+    reason: StrictStr | None = Field(None, max_length=500, description="why (kept with the merge record)")
 
 
 class NotSameRequest(BaseModel):
     """Body of POST /api/deer/{deer_id}/not-same: a reviewer's answer that two deer are two animals."""
 
     model_config = ConfigDict(extra="forbid")
-    other_deer_id: int = Field(ge=1)
-    note: str | None = Field(None, max_length=500)
+    other_deer_id: JsonInt = Field(ge=1, le=INT4_MAX)
+    note: StrictStr | None = Field(None, max_length=500)
+
+
+def distinct(field: str, other: int, deer_id: int) -> None:
+    """RequestInvalid unless the body's deer (`field`) is another deer than the path's."""
+    if other == deer_id:
+        raise RequestInvalid([Problem(field, "distinct", f"{field} must be another deer than deer_id")])
 
 
 class MergeJobRequest(BaseModel):
-    """Body of POST /api/deer/merge-job (all optional)."""
+    """Body of POST /api/deer/merge-job (all optional: an empty body is `{}`)."""
 
     model_config = ConfigDict(extra="forbid")
-    auto: bool | None = Field(None, description="merge above the auto-merge threshold (default REID_AUTO_MERGE)")
-    dry_run: bool = Field(False, description="report what it would merge and suggest; change nothing")
+    auto: StrictBool | None = Field(None, description="merge above the auto-merge threshold (default REID_AUTO_MERGE)")
+    dry_run: StrictBool = Field(False, description="report what it would merge and suggest; change nothing")
 
 
 class CandidateQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    limit: int = Field(50, ge=1, le=500, description="page size")
+    offset: int = Field(0, ge=0, le=INT4_MAX, description="rows to skip; the answer's next_offset gives the next page")
 
 
 class MergeHistoryQuery(CandidateQuery):
-    deer_id: int | None = Field(None, ge=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank(cls, data: Any) -> Any:
-        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
+    deer_id: int | None = Field(None, ge=1, le=INT4_MAX, description="only merges that kept or merged this deer")
 
 
 class MergeJobAccepted(BaseModel):

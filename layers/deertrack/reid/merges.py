@@ -303,6 +303,29 @@ def merge_history(con: pg8000.native.Connection, deer_id: int | None = None, lim
     return [_merge_json(r) for r in rows]
 
 
+def candidate_page(con: pg8000.native.Connection, limit: int, offset: int) -> dict[str, Any]:
+    """One page of the merge suggestions, best first: {total, limit, offset, next_offset, items}."""
+    total = con.run("SELECT count(*) FROM deer_merge_candidates")[0][0]
+    rows = con.run("SELECT deer_a, deer_b, score, evidence, computed_at FROM deer_merge_candidates"
+                   " ORDER BY score DESC, deer_a, deer_b LIMIT :limit OFFSET :offset", limit=limit, offset=offset)
+    items = [{"deer_a": a, "deer_b": b, "score": float(score), "evidence": evidence, "computed_at": at.isoformat(),
+              "merge_url": f"/api/deer/{b}/merge", "not_same_url": f"/api/deer/{b}/not-same"}
+             for a, b, score, evidence, at in rows]
+    next_offset = offset + len(items) if offset + len(items) < total else None
+    return {"total": total, "limit": limit, "offset": offset, "next_offset": next_offset, "items": items}
+
+
+def not_same_by_hand(con: pg8000.native.Connection, a: int, b: int, actor: str,
+                     note: str | None = None) -> dict[str, Any]:
+    """A reviewer's "not the same animal" about two deer that exist (NotFound names the first missing one)."""
+    known = {r[0] for r in con.run("SELECT id FROM deer WHERE id IN (:a, :b)", a=a, b=b)}
+    for missing in sorted({a, b} - known):
+        raise NotFound(f"no deer {missing}")
+    record_not_same(con, a, b, actor, note)
+    first, second = sorted((a, b))
+    return {"deer_a": first, "deer_b": second, "decision": "not_same", "decided_by": actor}
+
+
 def record_not_same(con: pg8000.native.Connection, a: int, b: int, actor: str, note: str | None = None) -> None:
     """A reviewer's "not the same animal": remembered, and the pair is no longer suggested."""
     first, second = merging.pair_key(a, b)

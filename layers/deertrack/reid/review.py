@@ -28,10 +28,11 @@ import json
 from typing import Any, Final
 
 import pg8000.native
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from deertrack.classifications import Classification
 from deertrack.db import rows_as_dicts, transaction
+from deertrack.inputs import INT4_MAX, Int4Id
 from deertrack.logs import logger
 from deertrack.problems import Conflict, NotFound, Problem, RequestInvalid
 from deertrack.reid.assignment import deer_name, lock_gallery, next_deer_number
@@ -46,13 +47,37 @@ _RESTORED: Final = ("deer_id", "corrected_classification", "is_valid", "reid_sta
                     "reviewed_at")
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """What the validator below enforces, said in JSON Schema: deer_id and is_valid are never null, new_deer
+    is only ever true, not with deer_id, and a note alone is not empty."""
+    props = schema["properties"]
+    props["deer_id"] = {"type": "integer", "minimum": 1, "maximum": INT4_MAX,
+                        "description": props["deer_id"].get("description", "")}
+    props["is_valid"] = {"type": "boolean"}
+    props["new_deer"] = {"const": True, "description": props["new_deer"].get("description", "")}
+    schema["minProperties"] = 1
+    schema["not"] = {"anyOf": [
+        {"required": ["deer_id", "new_deer"]},
+        {"required": ["note"], "maxProperties": 1,
+         "properties": {"note": {"anyOf": [{"type": "null"}, {"type": "string", "maxLength": 0}]}}},
+    ]}
+
+
+#: What PATCH /api/detections/{id} checks that its schema cannot say.
+PATCH_BEYOND_SCHEMA: Final = {
+    "known_deer": "deer_id names a deer that exists",
+    "sex_match": "the deer's sex suits the detection's class (after corrected_classification)",
+}
+
+
 class DetectionPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
     corrected_classification: Classification | None = None
-    deer_id: int | None = Field(None, ge=1, description="the deer it is: its own (confirm) or another (reassign)")
-    new_deer: bool = Field(False, description="true: a new deer is made for it")
-    is_valid: bool | None = None
-    note: str | None = Field(None, max_length=500, description="why (kept in reid_note)")
+    deer_id: Int4Id | None = Field(None,
+                                      description="the deer it is: its own (confirm) or another (reassign)")
+    new_deer: StrictBool = Field(False, description="true: a new deer is made for it")
+    is_valid: StrictBool | None = None
+    note: StrictStr | None = Field(None, max_length=500, description="why (kept in reid_note)")
 
     @model_validator(mode="after")
     def _something(self) -> DetectionPatch:

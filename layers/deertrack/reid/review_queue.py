@@ -27,8 +27,11 @@ from typing import Any, Final, Literal
 
 import pg8000.native
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from deertrack.classifications import Classification
+from deertrack.exports.schemas import IsoDate
+from deertrack.inputs import INT4_MAX
 
 CLOSE_MARGIN: Final = 0.05
 FEW_SIGHTINGS: Final = 3
@@ -37,24 +40,28 @@ KINDS: Final[tuple[str, ...]] = ("close_call", "needs_review", "new_deer", "merg
                                  "unreviewed")
 
 
+#: What GET /api/review/queue checks that its schema cannot say.
+QUEUE_BEYOND_SCHEMA: Final = {"date_order": "start_date is not after end_date"}
+
+
 class QueueQuery(BaseModel):
     """GET /api/review/queue query parameters."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Kind | None = None
     camera: str | None = Field(None, min_length=1, max_length=64, description="a location code")
-    start_date: date | None = None
-    end_date: date | None = None
-    sex: Classification | None = None
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    start_date: IsoDate | None = Field(None, description="first capture day, YYYY-MM-DD (UTC)")
+    end_date: IsoDate | None = Field(None, description="last capture day, YYYY-MM-DD (UTC), inclusive")
+    sex: Classification | None = Field(None, description="a detection's class, a pair's sex")
+    limit: int = Field(50, ge=1, le=200, description="page size")
+    offset: int = Field(0, ge=0, le=INT4_MAX, description="items to skip; the answer's next_offset gives the next page")
 
     @field_validator("end_date")
     @classmethod
     def _after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
         start = info.data.get("start_date")
         if value and start and start > value:
-            raise ValueError("start_date must be before end_date")
+            raise PydanticCustomError("date_order", "start_date must be before end_date")
         return value
 
 

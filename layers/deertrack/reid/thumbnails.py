@@ -9,11 +9,27 @@ import io
 from typing import Final
 
 from PIL import Image, ImageDraw
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deertrack.reid.crops import decode
 
 #: The sizes a client may ask for (the page uses 96, 160, 320 and 1024): a few, so caches hit.
 SIZES: Final = (64, 96, 128, 160, 240, 320, 480, 640, 1024)
+
+
+class ThumbnailQuery(BaseModel):
+    """The query of GET /api/detections/{id}/crop and /photo (each route has its own default size)."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: int | None = Field(None, json_schema_extra={"enum": list(SIZES)},
+                             description=f"longest side in pixels, one of {', '.join(map(str, SIZES))}")
+
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, value: int | None) -> int | None:
+        if value is not None and value not in SIZES:
+            raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}")
+        return value
 #: Context kept around a crop's box, as a share of the box's width and height.
 CONTEXT: Final = 0.08
 JPEG_QUALITY: Final = 82
