@@ -71,10 +71,6 @@ def keep_headings(story: list[Flowable]) -> list[Flowable]:
     return out
 
 
-def subheading(text: str) -> Paragraph:
-    return Paragraph(escape(text), STYLES["h2"])
-
-
 def para(text: str) -> Paragraph:
     return Paragraph(escape(text), STYLES["body"])
 
