@@ -147,7 +147,14 @@ def _encode(order: Sequence[str], m: int, k: int, cells: Mapping[str, tuple[Axis
     """
     if m == 0 or k == 0:
         return b""
-    tables = [(cells[name][0], cells[name][1]("\n" if i == len(order) - 1 else "\t")) for i, name in enumerate(order)]
+    tables: list[tuple[Axis, np.ndarray]] = []
+    for i, name in enumerate(order):
+        axis, build = cells[name]
+        table = build("\n" if i == len(order) - 1 else "\t")
+        if tables and axis == tables[-1][0] and axis in ("detection", "deer"):
+            # neighbours on the same small axis are one table: fewer passes over the (m, k) array
+            table = np.concatenate([tables.pop()[1], table], axis=1)
+        tables.append((axis, table))
     out = np.empty((m, k, sum(table.shape[1] for _, table in tables)), dtype=np.uint8)
     at = 0
     for axis, table in tables:
