@@ -40,6 +40,11 @@ def clip(box: Box, size: Size) -> Box | None:
     return from_edges(left, top, right, bottom)
 
 
+def fits(box: Box, size: Size) -> bool:
+    """Whether the whole box lies inside the image."""
+    return clip(box, size) == box
+
+
 def clip_to_a_pixel(box: Box, size: Size) -> Box:
     """The part of the box inside the image, and never less than one pixel: a box outside the image
     becomes the image's nearest pixel (for readers that must show something)."""

@@ -44,3 +44,8 @@ def test_to_fractions_clips_first() -> None:
 def test_pad_and_edges() -> None:
     assert bbox.pad((100, 100, 50, 20), 0.1) == (95, 98, 60, 24)
     assert bbox.edges((1, 2, 3, 4)) == (1, 2, 4, 6)
+
+
+def test_fits_only_when_the_whole_box_is_inside() -> None:
+    assert bbox.fits((0, 0, 640, 480), (640, 480)) and bbox.fits((600, 400, 40, 80), (640, 480))
+    assert not bbox.fits((600, 400, 41, 80), (640, 480)) and not bbox.fits((640, 0, 1, 1), (640, 480))
