@@ -23,7 +23,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from deertrack import bbox as boxes
 from deertrack import db
+from deertrack.camtrap_dp import (
+    BBOX_FIELDS,
+    LIFE_STAGE,
+    MEDIA_TYPES,
+    PROFILE_URL,
+    SCHEMA_URL,
+    SEX,
+    TABLES,
+    VERSION,
+    fraction,
+)
 from deertrack.exports.schemas import CamtrapDpExportRequest
 from deertrack.jobs import Job
 from deertrack.settings import get_settings
@@ -31,43 +43,13 @@ from gpu_batch.archives.images import fetch
 from gpu_batch.archives.render import load_rows, zip_filename
 from gpu_batch.archives.rows import DetectionRow
 from gpu_batch.archives.writer import ArchiveWriter, CsvSpool, utc_timestamp
-from gpu_batch.export_renderers import Rendered
 from gpu_batch.job_run import JobRun
+from gpu_batch.rendered import Rendered
 
-VERSION = "1.0.2"
-PROFILE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
-SCHEMA_URL = "https://raw.githubusercontent.com/tdwg/camtrap-dp/{version}/{table}-table-schema.json"
 SCIENTIFIC_NAME = "Odocoileus virginianus"
 VERNACULAR_NAME = "white-tailed deer"
 DETECTOR = "deertrack detector"
 REVIEWER = "deertrack reviewer"
-
-DEPLOYMENT_FIELDS = [
-    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight",
-    "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType",
-    "habitat", "deploymentGroups", "deploymentTags", "deploymentComments",
-]
-MEDIA_FIELDS = [
-    "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype",
-    "exifData", "favorite", "mediaComments",
-]
-OBSERVATION_FIELDS = [
-    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
-    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior",
-    "individualID", "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY",
-    "bboxWidth", "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp",
-    "classificationProbability", "observationTags", "observationComments",
-]
-TABLES = {"deployments": DEPLOYMENT_FIELDS, "media": MEDIA_FIELDS, "observations": OBSERVATION_FIELDS}
-SEX = {"buck": "male", "doe": "female"}
-LIFE_STAGE = {"buck": "adult", "doe": "adult", "fawn": "juvenile"}
-MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
-               ".tiff": "image/tiff", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
-
-
-def fraction(value: float) -> str:
-    return f"{value:.5f}".rstrip("0").rstrip(".") if value else "0"
 
 
 @dataclass(frozen=True)
@@ -119,12 +101,13 @@ def media_row(row: DetectionRow, bucket: str, included: bool, comment: str = "")
 def bbox_fractions(row: DetectionRow) -> dict[str, str]:
     """The box as fractions of the image (clipped to it); empty when the image size is unknown."""
     width, height = row.image_width, row.image_height
-    x, y, w, h = row.bbox
-    if not width or not height or x >= width or y >= height:
+    fractions = boxes.to_fractions(row.bbox, (width, height)) if width and height else None
+    if fractions is None:
         return {}
-    w, h = min(w, width - x), min(h, height - y)
-    return {"bboxX": fraction(x / width), "bboxY": fraction(y / height),
-            "bboxWidth": fraction(max(w / width, 1e-5)), "bboxHeight": fraction(max(h / height, 1e-5))}
+    x, y, w, h = fractions
+    # a box thinner than the 5 places fraction() writes is still a box
+    return dict(zip(BBOX_FIELDS, (fraction(x), fraction(y), fraction(max(w, 1e-5)), fraction(max(h, 1e-5))),
+                    strict=True))
 
 
 def observation_row(row: DetectionRow) -> dict[str, Any]:

@@ -6,22 +6,15 @@ import io
 
 from PIL import Image
 
-from deertrack.reid.crops import UnreadableImage, decode
+from deertrack import bbox as boxes
+from deertrack.reid.crops import decode
 
 JPEG_QUALITY = 88
-
-#: The exports' names for the re-ID decoder (one image decoder for the whole service).
-BadImage = UnreadableImage
-open_image = decode
 
 
 def crop_box(image_size: tuple[int, int], bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """The bbox (x, y, width, height in pixels) clipped to the image, as PIL's (left, top, right, bottom)."""
-    width, height = image_size
-    x, y, w, h = bbox
-    left, top = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
-    right, bottom = max(min(x + w, width), left + 1), max(min(y + h, height), top + 1)
-    return left, top, right, bottom
+    return boxes.edges(boxes.clip_to_a_pixel(bbox, image_size))
 
 
 def crop(image: Image.Image, bbox: tuple[int, int, int, int], size: int) -> Image.Image:
@@ -40,4 +33,4 @@ def to_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
 
 
 def crop_jpeg(data: bytes, bbox: tuple[int, int, int, int], size: int) -> bytes:
-    return to_jpeg(crop(open_image(data), bbox, size))
+    return to_jpeg(crop(decode(data), bbox, size))

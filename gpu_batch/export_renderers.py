@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from deertrack.jobs import Job
 from gpu_batch.job_run import JobRun
-
-
-@dataclass(frozen=True)
-class Rendered:
-    filename: str
-    content_type: str
-    summary: dict[str, Any] = field(default_factory=dict)  # logged with the completed job
+from gpu_batch.rendered import Rendered
 
 
 def render_export(export_type: str, request: dict[str, Any], job: Job, run: JobRun, out: IO[bytes]) -> Rendered:

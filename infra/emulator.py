@@ -7,12 +7,13 @@ benchmark use either through the Emulator protocol.
 from __future__ import annotations
 
 import os
-import socket
 import urllib.request
 from importlib.metadata import version
 from typing import Protocol
 
 from moto.server import ThreadedMotoServer
+
+from infra.ports import free_port
 
 EMULATORS = ("localstack", "moto")
 
@@ -28,12 +29,6 @@ class Emulator(Protocol):
         """Forget every resource."""
 
     def stop(self) -> None: ...
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class EmbeddedEmulator:

@@ -30,7 +30,14 @@ from deertrack.logs import logger
 from deertrack.settings import get_settings
 from infra.eventbridge import target_queue_name
 from infra.schedules import Cron, Rate, parse_schedule
-from infra.template import TEMPLATE_PATH, Declarations, HandlerDecl, declarations, load_template
+from infra.template import (
+    TEMPLATE_PATH,
+    Declarations,
+    FunctionSettings,
+    HandlerDecl,
+    declarations,
+    function_settings,
+)
 
 ACCOUNT_ID = "123456789012"
 #: A scheduled event whose handler raised is tried this often in all, as Lambda's asynchronous
@@ -67,35 +74,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@dataclass(frozen=True)
-class FunctionSettings:
-    """What template.yaml says about one function beyond its handler: limits and response types."""
-
-    timeout_seconds: int = 30
-    memory_mb: int = 512
-    report_batch_item_failures: bool = True
-
-
-def function_settings(path: Path = TEMPLATE_PATH) -> dict[str, FunctionSettings]:
-    template = load_template(path)
-    defaults = template.get("Globals", {}).get("Function", {})
-    found: dict[str, FunctionSettings] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource.get("Properties", {})
-        reports = True
-        for event in props.get("Events", {}).values():
-            if event.get("Type") == "SQS":
-                reports = "ReportBatchItemFailures" in event.get("Properties", {}).get("FunctionResponseTypes", [])
-        found[logical_id] = FunctionSettings(
-            timeout_seconds=int(props.get("Timeout", defaults.get("Timeout", 30))),
-            memory_mb=int(props.get("MemorySize", defaults.get("MemorySize", 512))),
-            report_batch_item_failures=reports,
-        )
-    return found
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -266,7 +244,7 @@ class EventPump:
             if handler is None or not callable(handler):
                 self.skipped.append(handler_decl.handler)
                 logger.warning(
-                    "handler declared in template.yaml is not in the app yet; the event pump skips it",
+                    "handler declared in template.yaml is not in the app; the event pump skips it",
                     extra={"function": handler_decl.logical_id, "handler": handler_decl.handler},
                 )
                 continue

@@ -12,18 +12,10 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
 
 
 class ScheduleError(ValueError):
     """A schedule expression EventBridge would refuse; the message says which part and why."""
-
-
-class Schedule(Protocol):
-    expression: str
-
-    def next_fire(self, after: datetime) -> datetime | None:
-        """The first fire time strictly after `after` (aware, UTC), or None when there is none."""
 
 
 # ------------------------------------------------------------------------------------------ rate(...)

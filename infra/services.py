@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import threading
@@ -24,7 +23,7 @@ from urllib.parse import urlparse
 
 from deertrack.db import DatabaseAddress
 from deertrack.logs import logger
-from infra.emulator import free_port
+from infra.ports import free_port, port_open
 from infra.processes import pid_alive, spawn, stop_group
 
 REDIS_PACKAGE = "redis-server"
@@ -36,14 +35,6 @@ class ServiceError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ probes
-
-
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def redis_problem(url: str) -> str | None:

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from deertrack.caches import reset_caches
 from deertrack.logs import logger
 from deertrack.settings import Settings, get_settings
 from infra.localstack.runtime import LocalStackUnavailable
+from infra.ports import port_free
 from infra.template import TEMPLATE_PATH
 
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
@@ -79,32 +81,6 @@ class StackState:
     notes: list[str] = field(default_factory=list)
     #: role -> (user, token) of the demo users (`--demo`).
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-
-def reset_caches() -> None:
-    """Forget cached settings and clients after the stack changed the environment."""
-    from deertrack.aws import reset_clients
-    from deertrack.queues import reset_queue_urls
-    from deertrack.redis_client import reset_redis
-    from deertrack.settings import reset_settings
-
-    reset_settings()
-    reset_clients()
-    reset_redis()
-    reset_queue_urls()
-
-
-def _port_free(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        # as the servers do: connections of a previous run in TIME_WAIT do not make the port busy
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _http_reachable(url: str) -> str | None:
@@ -249,7 +225,7 @@ class LocalStack:
 
     def _emulator_port(self, name: str) -> int:
         port = DEFAULT_EMULATOR_PORTS[name] if self.options.emulator_port is None else self.options.emulator_port
-        if port and not _port_free("127.0.0.1", port):
+        if port and not port_free("127.0.0.1", port):
             self.state.notes.append(f"port {port} was taken, so the embedded {name} is on another port")
             port = 0
         return port
@@ -319,10 +295,7 @@ class LocalStack:
             schedules = f"{len(pump.eventbridge_routes)} schedule(s) fired by EventBridge"
         else:
             schedules = f"{len(pump.schedule_routes)} schedule(s) fired by the pump's clock"
-        self.state.notes.append(
-            f"event pump: {len(pump.sqs_routes)} queue handler(s), {schedules}"
-            + (f"; not in the app yet: {', '.join(pump.skipped)}" if pump.skipped else "")
-        )
+        self.state.notes.append(f"event pump: {len(pump.sqs_routes)} queue handler(s), {schedules}")
 
     def _workers(self) -> None:
         from infra.processes import Supervised, cli_argv, stop_all
@@ -357,7 +330,7 @@ class LocalStack:
         from infra.template import declarations
 
         settings = get_settings()
-        if not _port_free(settings.api_host, settings.api_port):  # before anything is started
+        if not port_free(settings.api_host, settings.api_port):  # before anything is started
             raise StackError(
                 f"cannot serve the API on {settings.api_host}:{settings.api_port}: the port is in use; is another "
                 "`deertrack up` running? Stop it or set API_PORT to a free port."

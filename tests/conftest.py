@@ -43,6 +43,9 @@ os.environ.setdefault("DEERTRACK_LOCALSTACK_VENV",
                                    "venv"))
 EMULATOR_VARIABLE = "DEERTRACK_TEST_EMULATOR"
 
+# After the environment above (the logger reads LOG_LEVEL on import); tests import it from here.
+from deertrack.caches import reset_caches  # noqa: E402
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--emulator", choices=("moto", "localstack"), default=None,
@@ -58,21 +61,6 @@ def emulator_choice(config: pytest.Config) -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"AWS emulator: {emulator_choice(config)}"
-
-
-def reset_caches() -> None:
-    """Drop every cached client so the next call reads the current environment."""
-    from deertrack.aws import reset_clients
-    from deertrack.db import drop_reused
-    from deertrack.queues import reset_queue_urls
-    from deertrack.redis_client import reset_redis
-    from deertrack.settings import reset_settings
-
-    reset_settings()
-    reset_clients()
-    reset_redis()
-    reset_queue_urls()
-    drop_reused()
 
 
 @dataclass

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from deertrack.reid.crops import UnreadableImage, decode
 from deertrack.storage import ObjectMissing, get_bytes
 from gpu_batch.archives.ordered_pool import ordered_map
 from gpu_batch.archives.rows import DetectionRow
-from gpu_batch.crops import BadImage, crop, open_image, to_jpeg
+from gpu_batch.crops import crop, to_jpeg
 
 FETCH_THREADS = 8
 FETCH_WINDOW = 32
@@ -54,9 +55,9 @@ def fetch(bucket: str, rows: list[DetectionRow], crop_size: int | None, keep_ima
         crops: list[bytes | None] = []
         if crop_size is not None:
             try:
-                image = open_image(data)  # decoded once, however many detections it holds
+                image = decode(data)  # decoded once, however many detections it holds
                 crops = [to_jpeg(crop(image, row.bbox, crop_size)) for row in group.rows]
-            except BadImage as exc:
+            except UnreadableImage as exc:
                 return Fetched(group, data if keep_image else None, [None] * len(group.rows),
                                f"s3://{bucket}/{group.s3_key}: {exc}")
         return Fetched(group, data if keep_image else None, crops)

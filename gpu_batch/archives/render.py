@@ -12,8 +12,8 @@ from deertrack.settings import get_settings
 from gpu_batch.archives.detections_zip import write_detections_zip
 from gpu_batch.archives.images import fetch
 from gpu_batch.archives.rows import DetectionRow, selected_rows
-from gpu_batch.export_renderers import Rendered
 from gpu_batch.job_run import ExportFailed, JobRun, Request, stored_request
+from gpu_batch.rendered import Rendered
 
 NOTHING_SELECTED = ("no detections match the request any more (deleted or changed since it was made); "
                     "check the filters and submit the export again")

@@ -132,14 +132,6 @@ def isotonic(scores: np.ndarray, same: np.ndarray, bins: int = 40) -> list[list[
     return [[round(s, 4), round(p / c, 4)] for s, p, c in merged_blocks]
 
 
-def probability_of(knots: list[list[float]], score: float) -> float | None:
-    """Interpolated P(same individual) for a score, from isotonic knots."""
-    if not knots:
-        return None
-    xs, ys = [k[0] for k in knots], [k[1] for k in knots]
-    return round(float(np.interp(score, xs, ys)), 4)
-
-
 def _pair_sample(data: LabelledCrops, embeddings: np.ndarray, limit: int = 400_000,
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

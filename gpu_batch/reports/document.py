@@ -25,7 +25,6 @@ _base = getSampleStyleSheet()
 STYLES = {
     "h1": ParagraphStyle("h1", parent=_base["Heading2"], fontSize=13, spaceBefore=8, spaceAfter=4,
                          textColor=colors.HexColor("#1f3d2b")),
-    "h2": ParagraphStyle("h2", parent=_base["Heading3"], fontSize=11, spaceBefore=6, spaceAfter=3),
     "body": ParagraphStyle("body", parent=_base["BodyText"], fontSize=9, leading=12, alignment=TA_LEFT),
     "note": ParagraphStyle("note", parent=_base["BodyText"], fontSize=9, leading=12,
                            textColor=colors.HexColor("#7a4b00")),
@@ -61,7 +60,7 @@ def keep_headings(story: list[Flowable]) -> list[Flowable]:
     i = 0
     while i < len(story):
         item = story[i]
-        is_heading = isinstance(item, Paragraph) and item.style.name in ("h1", "h2")
+        is_heading = isinstance(item, Paragraph) and item.style.name == "h1"
         if is_heading and i + 1 < len(story):
             out.append(KeepTogether([item, story[i + 1]]))
             i += 2
@@ -69,10 +68,6 @@ def keep_headings(story: list[Flowable]) -> list[Flowable]:
             out.append(item)
             i += 1
     return out
-
-
-def subheading(text: str) -> Paragraph:
-    return Paragraph(escape(text), STYLES["h2"])
 
 
 def para(text: str) -> Paragraph:

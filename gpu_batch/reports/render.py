@@ -8,13 +8,14 @@ from typing import IO, Any
 from deertrack import db
 from deertrack.exports.schemas import PdfExportRequest
 from deertrack.logs import logger
+from deertrack.reid.crops import UnreadableImage
 from deertrack.reports.comparison import PeriodSpec, comparison
 from deertrack.reports.deer_profile import DeerNotFound, deer_profile
 from deertrack.reports.scope import ReportScope
 from deertrack.reports.seasonal import seasonal_activity
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing, get_bytes
-from gpu_batch.crops import BadImage, crop_jpeg
+from gpu_batch.crops import crop_jpeg
 from gpu_batch.job_run import ExportFailed, JobRun, stored_request
 from gpu_batch.reports import comparison as comparison_pdf
 from gpu_batch.reports import deer_profile as deer_profile_pdf
@@ -100,7 +101,7 @@ def best_photo(data: Any) -> tuple[bytes | None, str | None]:
         return crop_jpeg(get_bytes(bucket, key), data.best_photo.bbox, PHOTO_SIZE), None
     except ObjectMissing:
         problem = f"image s3://{bucket}/{key} is missing"
-    except BadImage as exc:
+    except UnreadableImage as exc:
         problem = f"image s3://{bucket}/{key}: {exc}"
     logger.warning("deer profile photo unavailable",
                    extra={"detection_id": data.best_photo.detection_id, "problem": problem})

@@ -24,8 +24,8 @@ import boto3
 from botocore.config import Config
 
 from deertrack.logs import logger
-from infra.emulator import free_port
 from infra.localstack.runtime import LAUNCHER, LocalStackRuntime, LocalStackUnavailable
+from infra.ports import free_port
 from infra.processes import spawn, stop_group
 from infra.services import ServiceError, stop_stale, wait_until
 

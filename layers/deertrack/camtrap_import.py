@@ -35,12 +35,12 @@ from typing import Any
 
 import pg8000.native
 
+from deertrack import bbox as boxes
 from deertrack import db
+from deertrack.camtrap_dp import BBOX_FIELDS, SUPPORTED_VERSIONS, TABLES, classification
 from deertrack.logs import logger
 
 DEFAULT_FRAME = (1920, 1080)
-SUPPORTED_VERSIONS = ("1.0", "1.0.1", "1.0.2")
-CLASS_FROM_SEX = {"male": "buck", "female": "doe"}
 
 
 class PackageInvalid(ValueError):
@@ -139,7 +139,7 @@ class PackageImport:
         if not any(f"/{v}/" in profile for v in SUPPORTED_VERSIONS):
             logger.warning("camtrap dp version not tested", extra={"profile": profile})
         self.paths = {r.get("name"): r.get("path") for r in self.meta.get("resources", [])}
-        for table in ("deployments", "media", "observations"):
+        for table in TABLES:
             if not isinstance(self.paths.get(table), str):
                 raise PackageInvalid(f"{meta_path}: no {table} resource with a path")
         self.key = _key_part(str(self.meta.get("id") or self.meta.get("name") or directory.name))
@@ -271,12 +271,11 @@ class PackageImport:
             confidence = probability if probability is not None else 1.0
             if not 0.0 <= confidence <= 1.0:
                 raise PackageInvalid(f"{where}: classificationProbability {confidence} is outside 0-1")
-            classification = CLASS_FROM_SEX.get(o.get("sex", ""), "fawn" if o.get("lifeStage") == "juvenile"
-                                                else "unknown")
+            detector_class = classification(o.get("sex", ""), o.get("lifeStage", ""))
             detection_id = con.run(
                 "INSERT INTO detections (image_id, bbox_x, bbox_y, bbox_width, bbox_height, confidence, "
                 "classification, burst_group) VALUES (:i, :x, :y, :w, :h, :c, :cls, :burst) RETURNING id",
-                i=image_id, x=bbox[0], y=bbox[1], w=bbox[2], h=bbox[3], c=confidence, cls=classification,
+                i=image_id, x=bbox[0], y=bbox[1], w=bbox[2], h=bbox[3], c=confidence, cls=detector_class,
                 burst=o.get("eventID") or None,
             )[0][0]
             self.report.detections_created += 1
@@ -287,16 +286,14 @@ class PackageImport:
 
     @staticmethod
     def _bbox(o: dict[str, str], width: int, height: int, where: str) -> tuple[int, int, int, int]:
-        values = [_float(o.get(k, "")) for k in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
+        values = [_float(o.get(k, "")) for k in BBOX_FIELDS]
         if all(v is None for v in values):
             return (0, 0, width, height)
         if any(v is None or not 0 <= v <= 1 for v in values):
-            raise PackageInvalid(f"{where}: bboxX/bboxY/bboxWidth/bboxHeight must all be fractions 0-1")
-        fx, fy, fw, fh = values  # type: ignore[misc]
-        x, y = min(int(fx * width), width - 1), min(int(fy * height), height - 1)
-        w = max(1, min(round(fw * width), width - x))
-        h = max(1, min(round(fh * height), height - y))
-        return (x, y, w, h)
+            raise PackageInvalid(f"{where}: {'/'.join(BBOX_FIELDS)} must all be fractions 0-1")
+        fx, fy, fw, fh = (v or 0.0 for v in values)  # none is None here
+        size = (width, height)
+        return boxes.clip_to_a_pixel(boxes.from_fractions((fx, fy, fw, fh), size), size)
 
 
 def import_package(source: Path, *, upload_media: bool = True, species: set[str] | None = None,

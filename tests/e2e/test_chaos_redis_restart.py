@@ -22,7 +22,7 @@ import redis
 from deertrack import db
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.settings import get_settings
-from infra.emulator import free_port
+from infra.ports import free_port
 from tests.conftest import reset_caches
 from tests.export_data import build, enqueue, export_objects
 

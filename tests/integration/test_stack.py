@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from deertrack import db
-from infra.emulator import free_port
+from infra.ports import free_port
 from infra.processes import cli_argv
 from infra.services import find_binary, postgres_binaries
 from tests.conftest import ADMIN_URL, BASE_DB_URL

@@ -1,4 +1,4 @@
-"""The vectorized COPY text writers against the one-f-string-per-row reference."""
+"""The vectorized COPY text writers against a one-f-string-per-row reference (kept here, as the oracle)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,27 @@ from deertrack.reid.score_log import (
     ScoreBlock,
     matrix_copy_text,
     to_copy_text,
-    to_copy_text_rowwise,
 )
 
 SEXES = ["buck", "doe", "fawn", "unknown"]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def to_copy_text_rowwise(block: ScoreBlock) -> bytes:
+    """The reference: the block in COLUMNS order, one f-string per row, text escaped as COPY reads it."""
+    scores = np.clip(np.round(np.asarray(block.scores, dtype=np.float64), 4), -1.0, 1.0)
+    threshold = f"{block.threshold:.4f}"
+    lines = [
+        f"{d}\t{e}\t{s:.4f}\t{threshold}\t{'t' if m else 'f'}\t{'t' if x else 'f'}\t{_escaped(c)}\t{_escaped(sx)}\n"
+        for d, e, s, m, x, c, sx in zip(
+            block.detection_ids.tolist(), block.deer_ids.tolist(), scores.tolist(), block.matched.tolist(),
+            block.sex_match.tolist(), block.detection_classifications, block.deer_sexes, strict=True,
+        )
+    ]
+    return "".join(lines).encode()
 
 
 def _matrix_case(m: int = 37, k: int = 11, seed: int = 3) -> dict:
@@ -85,3 +102,18 @@ def test_from_matrix_checks_shapes() -> None:
     with pytest.raises(ValueError, match="scores has shape"):
         ScoreBlock.from_matrix([1, 2], [1], np.zeros((1, 1)), np.zeros((2, 1), bool), np.zeros((2, 1), bool),
                                ["doe", "doe"], ["doe"], 0.8)
+
+
+def test_the_reference_escapes_text_as_the_encoder_does() -> None:
+    block = ScoreBlock(np.array([1, 1]), np.array([2, 3]), np.array([0.5, -0.25]), np.array([True, False]),
+                       np.array([False, True]), ["a\tb", "a\tb"], ["c\\d", "e\nf"], 0.8)
+    assert to_copy_text(block) == to_copy_text_rowwise(block)
+
+
+def test_matrix_text_of_one_deer_or_one_detection() -> None:
+    one_deer = matrix_copy_text([5, 6], ["doe", "buck"], [9], ["doe"], np.array([[0.5], [0.25]]),
+                                np.array([[True], [False]]), np.array([[True], [False]]), 0.8)
+    assert one_deer.decode().splitlines() == ["5\tdoe\t9\tdoe\tt\t0.8000\t0.5000\tt",
+                                              "6\tbuck\t9\tdoe\tf\t0.8000\t0.2500\tf"]
+    with pytest.raises(ValueError, match="one classification per detection"):
+        matrix_copy_text([5], [], [9], ["doe"], np.zeros((1, 1)), np.zeros((1, 1), bool), np.zeros((1, 1), bool), 0.8)

@@ -15,17 +15,34 @@ Each photo's S3 key is IMAGES_PREFIX + its `file` (backslashes become '/'). Its 
 `datetime` when present, else the photo's EXIF DateTimeOriginal (UTC unless EXIF gives an offset).
 Its location is the `location` option, else the first component of the key that is a location code.
 Entries MegaDetector failed on, or without a kept detection, are reported / skipped, never fatal.
+
+The format is three pydantic models (BatchOutput, ImageEntry, Detection); entries and detections are
+validated one by one, so one bad entry is a problem naming its field, never the end of the file.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
+
+from deertrack import bbox as boxes
 from deertrack import db
 from deertrack.ingest.images import NotAnImage, parse_exif_time, stored_image_info
 from deertrack.ingest.schema import Box, ImageRecord
@@ -36,6 +53,7 @@ from deertrack.storage import ObjectMissing
 
 DEFAULT_MIN_CONFIDENCE = 0.2
 ANIMAL = "animal"
+DEFAULT_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
 CLASS_NAMES = {"buck": "buck", "doe": "doe", "fawn": "fawn", "male": "buck", "female": "doe", "juvenile": "fawn",
                "unknown": "unknown"}
 
@@ -82,22 +100,190 @@ class ImportReport:
         }
 
 
+# ------------------------------------------------------------------------------------------ the format
+
+
+def _or_none(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """An optional field MegaDetector fills loosely: a value of the wrong kind counts as absent."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _unit_interval(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise PydanticCustomError("range", "{conf} is not in 0..1", {"conf": value})
+    return value
+
+
+def _normalized(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        raise PydanticCustomError("bbox_size", "bbox width and height must be > 0")
+    if x < 0 or y < 0 or x > 1 or y > 1 or w > 1.0001 or h > 1.0001:
+        raise PydanticCustomError("bbox_range", "bbox values must be normalized to 0..1")
+    return box
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+#: [x, y, width, height] as fractions of the image (MegaDetector rounds, so up to 1.0001 is taken).
+NormalizedBox = Annotated[tuple[FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat], AfterValidator(_normalized)]
+
+
+class Detection(BaseModel):
+    """One entry of an image's `detections`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    category: Annotated[str, BeforeValidator(str)] = "None"
+    conf: Annotated[float, AfterValidator(_unit_interval)]
+    bbox: NormalizedBox
+    #: [[class id, score], ...]; read leniently (_classification), never a reason to refuse a detection.
+    classifications: Any = None
+
+
+class ImageEntry(BaseModel):
+    """One entry of `images`: a photo and what MegaDetector found in it (or why it failed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: Annotated[str, StringConstraints(min_length=1)]
+    failure: Any = None
+    detections: list[Any] | None = None  # each validated as a Detection, one by one
+    datetime: Annotated[str | None, WrapValidator(_or_none)] = None
+
+
+class BatchOutput(BaseModel):
+    """A MegaDetector batch output file (format 1.x)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    images: list[Any]  # each validated as an ImageEntry, one by one: a bad entry never sinks the file
+    detection_categories: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
+    classification_categories: dict[str, Any] | None = None
+    info: Any = None
+
+    def category_names(self) -> dict[str, str]:
+        return {str(k): str(v).lower() for k, v in (self.detection_categories or {"1": ANIMAL}).items()}
+
+    def class_names(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.classification_categories or {}).items()}
+
+
+def batch_output(doc: Any) -> BatchOutput:
+    try:
+        output = BatchOutput.model_validate(doc)
+    except ValidationError as exc:
+        where = {e["loc"][0] if e["loc"] else "" for e in exc.errors()}
+        if "" in where or "images" in where:
+            raise ResultsFileInvalid("not MegaDetector batch output: no top-level 'images' list") from None
+        if "detection_categories" in where:
+            raise ResultsFileInvalid("detection_categories has no 'animal' category") from None
+        raise ResultsFileInvalid("classification_categories must be an object of class id -> name") from None
+    if ANIMAL not in set(output.category_names().values()) or not output.detection_categories:
+        raise ResultsFileInvalid("detection_categories has no 'animal' category")
+    return output
+
+
 def load_results(data: bytes | str) -> dict[str, Any]:
     try:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsFileInvalid(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
-        raise ResultsFileInvalid("not MegaDetector batch output: no top-level 'images' list")
-    categories = doc.get("detection_categories", {"1": "animal", "2": "person", "3": "vehicle"})
-    if not isinstance(categories, dict) or ANIMAL not in {str(v).lower() for v in categories.values()}:
-        raise ResultsFileInvalid("detection_categories has no 'animal' category")
+    batch_output(doc)
     return doc
 
 
-def _entry_time(entry: Mapping[str, Any], exif_time: datetime | None) -> datetime | None:
-    raw = entry.get("datetime")
-    if isinstance(raw, str) and raw:
+def _first(errors: list[Any], field_name: str) -> Any | None:
+    return next((e for e in errors if e["loc"][:1] == (field_name,)), None)
+
+
+#: pydantic's error types on a bbox -> the rule it broke, in the order they are looked for.
+_BBOX_SHAPE = ("tuple_type", "missing", "too_short", "too_long", "list_type")
+_BBOX_NUMBERS = ("float_parsing", "float_type")
+
+
+def _bbox_message(errors: list[Any]) -> str:
+    kinds = {e["type"] for e in errors}
+    if kinds & set(_BBOX_SHAPE):
+        return "bbox must be a list [x, y, width, height]"
+    if kinds & set(_BBOX_NUMBERS):
+        return "bbox values must be numbers"
+    if "finite_number" in kinds:
+        return "bbox values must be finite"
+    return str(errors[0]["msg"])
+
+
+@dataclass
+class Screened:
+    """An entry's detections that are kept, and what was dropped or refused."""
+
+    kept: list[tuple[int, Detection]] = field(default_factory=list)
+    non_animal: int = 0
+    below_confidence: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def screen_detections(raw: list[Any], path: str, categories: Mapping[str, str], min_confidence: float) -> Screened:
+    """Keep an entry's animal detections at or above min_confidence with a valid box; the rest is counted
+    (other categories, low confidence) or refused with a problem naming the field."""
+    out = Screened()
+    for j, item in enumerate(raw):
+        where = f"{path}.detections[{j}]"
+        if not isinstance(item, Mapping):
+            out.problems.append(Problem(where, "object", f"{where}: not an object"))
+            continue
+        if categories.get(str(item.get("category"))) != ANIMAL:
+            out.non_animal += 1
+            continue
+        try:
+            detection = Detection.model_validate(item)
+        except ValidationError as exc:
+            errors = exc.errors()
+            conf_error = _first(errors, "conf")
+            if conf_error is not None:
+                if conf_error["type"] == "range":
+                    out.problems.append(Problem(f"{where}.conf", "range", f"{where}.conf: {conf_error['msg']}"))
+                else:
+                    out.problems.append(Problem(f"{where}.conf", "number", f"{where}.conf: missing or not a number"))
+                continue
+            if float(item["conf"]) < min_confidence:
+                out.below_confidence += 1
+                continue
+            bbox_errors = [e for e in errors if e["loc"][:1] == ("bbox",)]
+            out.problems.append(Problem(f"{where}.bbox", "bbox", f"{where}.bbox: {_bbox_message(bbox_errors)}"))
+            continue
+        if detection.conf < min_confidence:
+            out.below_confidence += 1
+            continue
+        out.kept.append((j, detection))
+    return out
+
+
+def image_entry(raw: Any, path: str) -> ImageEntry | Problem:
+    """The entry, or the problem that refuses it (no usable file, a MegaDetector failure, no detections list)."""
+    try:
+        entry = ImageEntry.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if not errors[0]["loc"] or _first(errors, "file") is not None:
+            return Problem(f"{path}.file", "required", f"{path}.file: missing or not a string")
+        if raw.get("failure"):
+            return _failure(path, raw["file"], raw["failure"])
+        return Problem(f"{path}.detections", "list", f"{path}.detections: not a list")
+    if entry.failure:
+        return _failure(path, entry.file, entry.failure)
+    return entry
+
+
+def _failure(path: str, file: str, failure: Any) -> Problem:
+    return Problem(f"{path}.file", "megadetector_failure", f"{path}.file {file}: MegaDetector failed: {failure}")
+
+
+def _entry_time(entry: ImageEntry, exif_time: datetime | None) -> datetime | None:
+    raw = entry.datetime
+    if raw:
         parsed = parse_exif_time(raw)
         if parsed is None:
             try:
@@ -113,8 +299,8 @@ def _location_from_key(key: str, codes: set[str]) -> str | None:
     return next((part for part in key.split("/")[:-1] if part in codes), None)
 
 
-def _classification(detection: Mapping[str, Any], class_names: Mapping[str, str], fallback: str) -> str:
-    ranked = detection.get("classifications") or []
+def _classification(detection: Detection, class_names: Mapping[str, str], fallback: str) -> str:
+    ranked = detection.classifications or []
     try:
         best = max(ranked, key=lambda c: float(c[1]))
         name = CLASS_NAMES.get(str(class_names.get(str(best[0]), "")).strip().lower())
@@ -125,36 +311,11 @@ def _classification(detection: Mapping[str, Any], class_names: Mapping[str, str]
     return fallback
 
 
-def _bbox_problem(bbox: Any) -> str | None:
-    if not isinstance(bbox, list) or len(bbox) != 4:
-        return "bbox must be a list [x, y, width, height]"
-    try:
-        x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        return "bbox values must be numbers"
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        return "bbox values must be finite"
-    if w <= 0 or h <= 0:
-        return "bbox width and height must be > 0"
-    if x < 0 or y < 0 or x > 1 or y > 1 or w > 1.0001 or h > 1.0001:
-        return "bbox values must be normalized to 0..1"
-    return None
-
-
-def to_pixels(bbox: list[float], width: int, height: int) -> tuple[int, int, int, int] | None:
-    """Normalized [x, y, w, h] -> pixel (x, y, w, h) clipped to the image; None when nothing is left."""
-    x0, y0 = max(0, round(bbox[0] * width)), max(0, round(bbox[1] * height))
-    x1, y1 = min(width, round((bbox[0] + bbox[2]) * width)), min(height, round((bbox[1] + bbox[3]) * height))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1 - x0, y1 - y0
-
-
 def import_results(doc: Mapping[str, Any], options: ImportOptions, batch_id: str | None = None) -> ImportReport:
     """Store the kept detections of a parsed results file; returns what happened, entry by entry."""
-    report = ImportReport(entries=len(doc["images"]))
-    categories = {str(k): str(v).lower() for k, v in (doc.get("detection_categories") or {"1": "animal"}).items()}
-    class_names = {str(k): str(v) for k, v in (doc.get("classification_categories") or {}).items()}
+    output = batch_output(doc)
+    report = ImportReport(entries=len(output.images))
+    categories, class_names = output.category_names(), output.class_names()
     fallback = options.classification or "unknown"
     bucket = get_settings().images_bucket
     with db.connection() as con:
@@ -162,80 +323,59 @@ def import_results(doc: Mapping[str, Any], options: ImportOptions, batch_id: str
     if options.location is not None and options.location not in codes:
         raise ResultsFileInvalid(f"location {options.location!r} is not a known location code")
     records: list[ImageRecord] = []
-    for i, entry in enumerate(doc["images"]):
+    for i, raw in enumerate(output.images):
         path = f"images[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"]:
-            report.problems.append(Problem(f"{path}.file", "required", f"{path}.file: missing or not a string"))
+        entry = image_entry(raw, path)
+        if isinstance(entry, Problem):
+            report.problems.append(entry)
             continue
-        if entry.get("failure"):
-            report.problems.append(Problem(f"{path}.file", "megadetector_failure",
-                                           f"{path}.file {entry['file']}: MegaDetector failed: {entry['failure']}"))
-            continue
-        kept: list[tuple[int, dict[str, Any]]] = []
-        for j, detection in enumerate(entry.get("detections") or []):
-            if not isinstance(detection, dict):
-                report.problems.append(Problem(f"{path}.detections[{j}]", "object",
-                                               f"{path}.detections[{j}]: not an object"))
-                continue
-            if categories.get(str(detection.get("category"))) != ANIMAL:
-                report.non_animal += 1
-                continue
-            try:
-                conf = float(detection.get("conf"))
-            except (TypeError, ValueError):
-                report.problems.append(Problem(f"{path}.detections[{j}].conf", "number",
-                                               f"{path}.detections[{j}].conf: missing or not a number"))
-                continue
-            if not 0.0 <= conf <= 1.0:
-                report.problems.append(Problem(f"{path}.detections[{j}].conf", "range",
-                                               f"{path}.detections[{j}].conf: {conf} is not in 0..1"))
-                continue
-            if conf < options.min_confidence:
-                report.below_confidence += 1
-                continue
-            problem = _bbox_problem(detection.get("bbox"))
-            if problem:
-                report.problems.append(Problem(f"{path}.detections[{j}].bbox", "bbox",
-                                               f"{path}.detections[{j}].bbox: {problem}"))
-                continue
-            kept.append((j, detection))
-        if not kept:
+        screened = screen_detections(entry.detections or [], path, categories, options.min_confidence)
+        report.non_animal += screened.non_animal
+        report.below_confidence += screened.below_confidence
+        report.problems += screened.problems
+        if not screened.kept:
             report.without_animals += 1
             continue
-        key = options.key_of(entry["file"])
-        try:
-            info = stored_image_info(bucket, key)
-        except ObjectMissing:
-            report.problems.append(Problem(f"{path}.file", "exists",
-                                           f"{path}.file {entry['file']}: no image s3://{bucket}/{key}"))
+        record = _record(entry, path, options, bucket, codes, report.problems.append)
+        if record is None:
             continue
-        except NotAnImage as exc:
-            report.problems.append(Problem(f"{path}.file", "image", f"{path}.file {entry['file']}: {exc}"))
-            continue
-        taken_at = _entry_time(entry, info.taken_at)
-        if taken_at is None:
-            report.problems.append(Problem(f"{path}.file", "timestamp",
-                                           f"{path}.file {entry['file']}: no capture time (no 'datetime' in the "
-                                           "entry and no EXIF DateTimeOriginal in the photo)"))
-            continue
-        location = options.location or _location_from_key(key, codes)
-        if location is None:
-            report.problems.append(Problem(f"{path}.file", "known_location",
-                                           f"{path}.file {entry['file']}: no folder of {key} is a known location "
-                                           "code; give the location explicitly"))
-            continue
-        record = ImageRecord(path=path, captured_at=taken_at, image_key=key, location_code=location,
-                             size=(info.width, info.height), key_field="file")
-        for j, detection in kept:
-            pixels = to_pixels([float(v) for v in detection["bbox"]], info.width, info.height)
+        size = record.size or (0, 0)  # _record always reads it
+        for j, detection in screened.kept:
+            pixels = boxes.clip(boxes.from_fractions(detection.bbox, size), size)
             if pixels is None:
                 report.problems.append(Problem(f"{path}.detections[{j}].bbox", "within_image",
                                                f"{path}.detections[{j}].bbox: nothing of it is inside the image"))
                 continue
-            record.boxes.append(Box(f"{path}.detections[{j}]", pixels, float(detection["conf"]),
+            record.boxes.append(Box(f"{path}.detections[{j}]", pixels, detection.conf,
                                     _classification(detection, class_names, fallback)))
         if record.boxes:
             records.append(record)
     report.result = store_records(records, batch_id=batch_id)
     report.problems += report.result.problems
     return report
+
+
+def _record(entry: ImageEntry, path: str, options: ImportOptions, bucket: str, codes: set[str],
+            refuse: Callable[[Problem], None]) -> ImageRecord | None:
+    """The photo of an entry with kept detections: its stored image, capture time and location."""
+    key = options.key_of(entry.file)
+    try:
+        info = stored_image_info(bucket, key)
+    except ObjectMissing:
+        refuse(Problem(f"{path}.file", "exists", f"{path}.file {entry.file}: no image s3://{bucket}/{key}"))
+        return None
+    except NotAnImage as exc:
+        refuse(Problem(f"{path}.file", "image", f"{path}.file {entry.file}: {exc}"))
+        return None
+    taken_at = _entry_time(entry, info.taken_at)
+    if taken_at is None:
+        refuse(Problem(f"{path}.file", "timestamp", f"{path}.file {entry.file}: no capture time (no 'datetime' in "
+                                                    "the entry and no EXIF DateTimeOriginal in the photo)"))
+        return None
+    location = options.location or _location_from_key(key, codes)
+    if location is None:
+        refuse(Problem(f"{path}.file", "known_location", f"{path}.file {entry.file}: no folder of {key} is a known "
+                                                         "location code; give the location explicitly"))
+        return None
+    return ImageRecord(path=path, captured_at=taken_at, image_key=key, location_code=location,
+                       size=(info.width, info.height), key_field="file")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pg8000.native
 
-from deertrack import db
+from deertrack import bbox, db
 from deertrack.ingest.images import ImageInfo, NotAnImage, info_from_bytes, stored_image_info
 from deertrack.ingest.schema import ImageRecord
 from deertrack.logs import logger
@@ -105,7 +105,7 @@ def _boxes_inside(record: ImageRecord, size: tuple[int, int]) -> tuple[list, lis
     good, problems = [], []
     for box in record.boxes:
         x, y, w, h = box.bbox
-        if x + w > width or y + h > height:
+        if not bbox.fits(box.bbox, size):
             problems.append(Problem(box.path, "within_image",
                                     f"{box.path}: box x={x} y={y} width={w} height={h} goes outside the "
                                     f"{width}x{height} image"))

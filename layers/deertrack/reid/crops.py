@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from deertrack import bbox as boxes
+
 #: Crops whose shorter side (after clipping to the image) is below this many pixels are not embedded:
 #: too few pixels to say anything about an individual.
 MIN_CROP_PIXELS = 16
@@ -37,12 +39,10 @@ def decode(data: bytes) -> Image.Image:
 
 def cut(image: Image.Image, bbox: tuple[int, int, int, int], min_pixels: int = MIN_CROP_PIXELS) -> Crop:
     """The box (x, y, width, height in pixels) clipped to the image."""
-    x, y, w, h = bbox
-    left, top = max(0, x), max(0, y)
-    right, bottom = min(image.width, x + w), min(image.height, y + h)
-    if right <= left or bottom <= top:
+    inside = boxes.clip(bbox, image.size)
+    if inside is None:
         return Crop(None, f"bounding box {bbox} lies outside the {image.width}x{image.height} image")
-    width, height = right - left, bottom - top
+    width, height = inside[2], inside[3]
     if min(width, height) < min_pixels:
         return Crop(None, f"crop {width}x{height} px is smaller than the minimum {min_pixels} px")
-    return Crop(image.crop((left, top, right, bottom)))
+    return Crop(image.crop(boxes.edges(inside)))

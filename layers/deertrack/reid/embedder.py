@@ -76,11 +76,6 @@ def soft_bins(values: torch.Tensor, centres: torch.Tensor, width: float) -> torc
     return weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-6)
 
 
-def pyramid_pool(maps: torch.Tensor, grids: Sequence[int]) -> torch.Tensor:
-    """Mean of each map over every cell of g x g grids -> (n, channels * sum(g*g))."""
-    return torch.cat([F.adaptive_avg_pool2d(maps, g).flatten(1) for g in grids], dim=1)
-
-
 def weighted_pyramid_pool(maps: torch.Tensor, weight: torch.Tensor, grids: Sequence[int]) -> torch.Tensor:
     """Weighted mean of each map over every cell of g x g grids (weight (n, 1, h, w) >= 0)."""
     parts = []

@@ -65,10 +65,3 @@ def top_k_scores(embeddings: np.ndarray, exemplars: np.ndarray, counts: np.ndarr
     total = np.where(np.isfinite(cosines), cosines, 0.0).sum(axis=2, dtype=np.float64)
     return np.clip(total / used[None, :], -1.0, 1.0).astype(np.float32)
 
-
-def set_scores(a: np.ndarray, b: np.ndarray, top_k: int = DEFAULT_TOP_K) -> float:
-    """How alike two deer's exemplar sets are: the mean of the top_k cosines between them."""
-    if a.size == 0 or b.size == 0:
-        return float("nan")
-    cosines = np.sort((np.asarray(a, np.float32) @ np.asarray(b, np.float32).T).ravel())[::-1]
-    return float(np.clip(cosines[: max(1, top_k)].mean(), -1.0, 1.0))

@@ -3,18 +3,19 @@
 A detection's rows are always replaced as a whole, inside the caller's transaction, so the log never
 holds half of a detection's scores and a redelivered message writes the same rows again.
 
-The COPY text is built with numpy, not one Python f-string per row: every column is a small table of
-distinct byte strings (the detection ids, the deer ids, the 20,001 possible NUMERIC(5,4) scores, …)
-gathered by integer codes into one padded byte matrix whose padding is then dropped. At 241,000 rows
-that is ~20x faster than the per-row f-string and keeps the writer well below the cost of the COPY
-itself (see `deertrack bench backfill`).
+The COPY text is built by one encoder (_encode) with numpy, not one Python f-string per row: every
+column is a small table of distinct byte strings (the detection ids, the deer ids, the 20,001 possible
+NUMERIC(5,4) scores, …) gathered by integer codes into one padded byte matrix whose padding is then
+dropped. That keeps the writer well below the cost of the COPY itself (`deertrack bench backfill`
+prints both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pg8000.native
@@ -103,17 +104,13 @@ def _table(values: Sequence[str]) -> np.ndarray:
     )
 
 
-@lru_cache(maxsize=1)
-def _score_table() -> np.ndarray:
-    """Every NUMERIC(5,4) value in [-1, 1] as COPY text with its tab: row i is (i - SCALE) / SCALE."""
-    return _table([f"{(i - SCALE) / SCALE:.4f}\t" for i in range(2 * SCALE + 1)])
+@lru_cache(maxsize=2)
+def _score_table(end: str = "\t") -> np.ndarray:
+    """Every NUMERIC(5,4) value in [-1, 1] as COPY text with its separator: row i is (i - SCALE) / SCALE."""
+    return _table([f"{(i - SCALE) / SCALE:.4f}{end}" for i in range(2 * SCALE + 1)])
 
 
-_FLAGS = _table(["f\t", "t\t"])
-_FLAGS_LAST = _table(["f\n", "t\n"])
-
-
-def _int_column(values: np.ndarray, end: str) -> np.ndarray:
+def _int_column(values: Sequence[int] | np.ndarray, end: str) -> np.ndarray:
     """Integers as padded text; each distinct value is formatted once."""
     distinct, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
     return _table([f"{v}{end}" for v in distinct.tolist()])[codes.reshape(-1)]
@@ -126,30 +123,78 @@ def _text_column(values: Sequence[str], end: str) -> np.ndarray:
     return _table([_escape(v) + end for v in lookup])[codes]
 
 
+def _flag_column(values: np.ndarray, end: str) -> np.ndarray:
+    return _table([f"f{end}", f"t{end}"])[np.asarray(values, dtype=bool).reshape(-1).astype(np.intp)]
+
+
 def _score_codes(scores: np.ndarray) -> np.ndarray:
     """Scores rounded half-to-even to 4 places, clipped to [-1, 1], as rows of the score table."""
-    scaled = np.rint(np.asarray(scores, dtype=np.float64) * SCALE)
+    scaled = np.rint(np.asarray(scores, dtype=np.float64).reshape(-1) * SCALE)
     return (np.clip(np.nan_to_num(scaled, nan=0.0), -SCALE, SCALE) + SCALE).astype(np.int64)
+
+
+#: How a column's values vary over the (m detections x k deer) grid of rows being written.
+Axis = Literal["detection", "deer", "pair", "constant"]
+
+
+def _encode(order: Sequence[str], m: int, k: int, cells: Mapping[str, tuple[Axis, Callable[[str], np.ndarray]]]
+            ) -> bytes:
+    """The one COPY text encoder: the m x k grid of rows, row-major, with the columns in `order`.
+
+    Each column gives its axis and a builder of its padded byte table for a separator (tab, or newline
+    for the last column): one row per detection, per deer, per pair, or a single row. numpy broadcasts
+    the tables into an (m, k, width) byte array and drops the padding.
+    """
+    if m == 0 or k == 0:
+        return b""
+    tables: list[tuple[Axis, np.ndarray]] = []
+    for i, name in enumerate(order):
+        axis, build = cells[name]
+        table = build("\n" if i == len(order) - 1 else "\t")
+        if tables and axis == tables[-1][0] and axis in ("detection", "deer"):
+            # neighbours on the same small axis are one table: fewer passes over the (m, k) array
+            table = np.concatenate([tables.pop()[1], table], axis=1)
+        tables.append((axis, table))
+    out = np.empty((m, k, sum(table.shape[1] for _, table in tables)), dtype=np.uint8)
+    at = 0
+    for axis, table in tables:
+        width = table.shape[1]
+        target = out[:, :, at:at + width]
+        if axis == "detection":
+            target[...] = table[:, None, :]
+        elif axis == "deer":
+            target[...] = table[None, :, :]
+        elif axis == "pair":
+            target[...] = table.reshape(m, k, width)
+        else:
+            target[...] = table[0]
+        at += width
+    flat = out.reshape(-1)
+    return flat[flat != 0].tobytes()
+
+
+def _score_cells(detection_ids: Sequence[int] | np.ndarray, detection_classifications: Sequence[str],
+                 deer_ids: Sequence[int] | np.ndarray, deer_sexes: Sequence[str], scores: np.ndarray,
+                 matched: np.ndarray, sex_match: np.ndarray, threshold: float, detection_axis: Axis,
+                 deer_axis: Axis) -> dict[str, tuple[Axis, Callable[[str], np.ndarray]]]:
+    """The score log's columns, by name, for _encode."""
+    return {
+        "detection_id": (detection_axis, lambda end: _int_column(detection_ids, end)),
+        "deer_id": (deer_axis, lambda end: _int_column(deer_ids, end)),
+        "similarity_score": ("pair", lambda end: _score_table(end)[_score_codes(scores)]),
+        "threshold_used": ("constant", lambda end: _table([f"{threshold:.4f}{end}"])),
+        "matched": ("pair", lambda end: _flag_column(matched, end)),
+        "sex_match": ("pair", lambda end: _flag_column(sex_match, end)),
+        "detection_classification": (detection_axis, lambda end: _text_column(detection_classifications, end)),
+        "deer_sex": (deer_axis, lambda end: _text_column(deer_sexes, end)),
+    }
 
 
 def to_copy_text(block: ScoreBlock) -> bytes:
     """The block as COPY text format (tab-separated, one line per pair), in COLUMNS order."""
-    n = len(block)
-    if n == 0:
-        return b""
-    threshold = _table([f"{block.threshold:.4f}\t"])
-    parts = [
-        _int_column(block.detection_ids, "\t"),
-        _int_column(block.deer_ids, "\t"),
-        _score_table()[_score_codes(block.scores)],
-        np.broadcast_to(threshold, (n, threshold.shape[1])),
-        _FLAGS[np.asarray(block.matched, dtype=bool).astype(np.intp)],
-        _FLAGS[np.asarray(block.sex_match, dtype=bool).astype(np.intp)],
-        _text_column(block.detection_classifications, "\t"),
-        _text_column(block.deer_sexes, "\n"),
-    ]
-    matrix = np.concatenate(parts, axis=1).reshape(-1)
-    return matrix[matrix != 0].tobytes()
+    cells = _score_cells(block.detection_ids, block.detection_classifications, block.deer_ids, block.deer_sexes,
+                         block.scores, block.matched, block.sex_match, block.threshold, "pair", "pair")
+    return _encode(COLUMNS, len(block), 1, cells)
 
 
 #: Column order of matrix_copy_text: the per-detection and per-deer parts first, the per-pair last.
@@ -171,43 +216,14 @@ def matrix_copy_text(
 ) -> bytes:
     """Every detection against every deer as COPY text in MATRIX_COLUMNS order, row-major.
 
-    The detection part of a line ("id<TAB>class<TAB>") is formatted once per detection and the deer
-    part once per deer; numpy broadcasts them with the per-pair score and flags into an (m, k, width)
-    byte array and drops the padding. This is the backfill's hot path.
+    A detection's id and class are formatted once per detection and a deer's once per deer, then
+    broadcast over the grid with the per-pair score and flags. This is the backfill's hot path.
     """
-    m, k = len(detection_ids), len(deer_ids)
-    if m == 0 or k == 0:
-        return b""
-    det = _table([f"{int(d)}\t{_escape(c)}\t" for d, c in zip(detection_ids, detection_classifications, strict=True)])
-    deer = _table([f"{int(d)}\t{_escape(s)}\t" for d, s in zip(deer_ids, deer_sexes, strict=True)])
-    threshold_text = _table([f"{threshold:.4f}\t"])[0]
-    score_table = _score_table()
-    widths = [det.shape[1], deer.shape[1], 2, threshold_text.shape[0], score_table.shape[1], 2]
-    out = np.empty((m, k, sum(widths)), dtype=np.uint8)
-    edges = np.cumsum([0, *widths])
-    out[:, :, edges[0]:edges[1]] = det[:, None, :]
-    out[:, :, edges[1]:edges[2]] = deer[None, :, :]
-    out[:, :, edges[2]:edges[3]] = _FLAGS[np.asarray(sex_match, dtype=bool).astype(np.intp)]
-    out[:, :, edges[3]:edges[4]] = threshold_text
-    out[:, :, edges[4]:edges[5]] = score_table[_score_codes(scores)]
-    out[:, :, edges[5]:edges[6]] = _FLAGS_LAST[np.asarray(matched, dtype=bool).astype(np.intp)]
-    flat = out.reshape(-1)
-    return flat[flat != 0].tobytes()
-
-
-def to_copy_text_rowwise(block: ScoreBlock) -> bytes:
-    """The same text as to_copy_text, one f-string per row: the reference the fast writer is checked
-    and benchmarked against."""
-    scores = np.clip(np.round(np.asarray(block.scores, dtype=np.float64), 4), -1.0, 1.0)
-    threshold = f"{block.threshold:.4f}"
-    lines = [
-        f"{d}\t{e}\t{s:.4f}\t{threshold}\t{'t' if m else 'f'}\t{'t' if x else 'f'}\t{c}\t{sx}\n"
-        for d, e, s, m, x, c, sx in zip(
-            block.detection_ids.tolist(), block.deer_ids.tolist(), scores.tolist(), block.matched.tolist(),
-            block.sex_match.tolist(), block.detection_classifications, block.deer_sexes, strict=True,
-        )
-    ]
-    return "".join(lines).encode()
+    if len(detection_classifications) != len(detection_ids) or len(deer_sexes) != len(deer_ids):
+        raise ValueError("one classification per detection and one sex per deer are needed")
+    cells = _score_cells(detection_ids, detection_classifications, deer_ids, deer_sexes, scores, matched,
+                         sex_match, threshold, "detection", "deer")
+    return _encode(MATRIX_COLUMNS, len(detection_ids), len(deer_ids), cells)
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -11,6 +11,7 @@ from typing import Final
 from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from deertrack import bbox as boxes
 from deertrack.reid.crops import decode
 
 #: The sizes a client may ask for (the page uses 96, 160, 320 and 1024): a few, so caches hit.
@@ -51,12 +52,8 @@ def _jpeg(image: Image.Image) -> bytes:
 def crop_thumbnail(data: bytes, bbox: tuple[int, int, int, int], size: int) -> bytes:
     """The box (x, y, width, height) with CONTEXT around it, clipped to the photo, fit into size x size."""
     image = decode(data)
-    x, y, w, h = bbox
-    pad_x, pad_y = int(w * CONTEXT), int(h * CONTEXT)
-    box = (max(0, x - pad_x), max(0, y - pad_y), min(image.width, x + w + pad_x), min(image.height, y + h + pad_y))
-    if box[2] <= box[0] or box[3] <= box[1]:
-        box = (0, 0, image.width, image.height)  # a box outside the photo: show the photo
-    crop = image.crop(box)
+    inside = boxes.clip(boxes.pad(bbox, CONTEXT), image.size)
+    crop = image.crop(boxes.edges(inside) if inside else (0, 0, image.width, image.height))  # outside: the photo
     crop.thumbnail((size, size), Image.Resampling.LANCZOS)
     return _jpeg(crop)
 

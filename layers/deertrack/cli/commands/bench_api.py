@@ -43,7 +43,7 @@ EMULATOR_CHOICES = ("moto", "localstack", "both")
 
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
-    from infra.stack import reset_caches
+    from deertrack.caches import reset_caches
 
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
