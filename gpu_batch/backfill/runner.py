@@ -13,11 +13,11 @@ from deertrack.aws import client
 from deertrack.backfill import runs
 from deertrack.backfill.plan import DEFAULT_SHARD_SIZE, ShardPlan, one_shard, plan_shards
 from deertrack.backfill.scope import BackfillScope
-from deertrack.backfill.shard import BackfillStopped, ShardResult, process_shard
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage
 from deertrack.queues import queue_url
 from deertrack.settings import get_settings
+from gpu_batch.backfill.shard import BackfillStopped, ShardResult, process_shard
 
 #: (detections done, detections in the run) as rows stream to the server.
 Progress = Callable[[int, int], None]

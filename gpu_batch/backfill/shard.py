@@ -22,11 +22,11 @@ from datetime import datetime
 import pg8000.native
 
 from deertrack.backfill import runs
-from deertrack.backfill.rescore import Rescored, load_detections, rescore
 from deertrack.logs import logger
 from deertrack.reid.assignment import lock_gallery
 from deertrack.reid.gallery import load_gallery
 from deertrack.reid.score_log import MATRIX_COLUMNS, copy_chunks
+from gpu_batch.backfill.rescore import Rescored, load_detections, rescore
 
 TABLE = "reid_similarity_scores"
 

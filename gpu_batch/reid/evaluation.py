@@ -36,10 +36,10 @@ from deertrack.db import rows_as_dicts
 from deertrack.reid import merging
 from deertrack.reid.bursts import Pending
 from deertrack.reid.crop_quality import NO_GATE, CropGate, load_geometries
-from deertrack.reid.embedder import Embedder
 from deertrack.reid.gallery import Gallery, empty_gallery
 from deertrack.reid.matching import match_batch
-from deertrack.reid.pipeline import detection_columns, embed_rows
+from gpu_batch.reid.embedder import Embedder
+from gpu_batch.reid.pipeline import detection_columns, embed_rows
 
 
 @dataclass(frozen=True)

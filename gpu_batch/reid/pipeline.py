@@ -22,10 +22,10 @@ from deertrack.reid.assignment import OPEN_STATUSES, CommitResult, commit_batch
 from deertrack.reid.bursts import Pending
 from deertrack.reid.classes import class_sql
 from deertrack.reid.crop_quality import load_geometries
-from deertrack.reid.embedder import Embedder, current_embedder
 from deertrack.reid.vectors import from_bytes
 from deertrack.settings import get_settings
 from deertrack.storage import ObjectMissing, get_bytes
+from gpu_batch.reid.embedder import Embedder, current_embedder
 
 #: Crops are shrunk to at most this many pixels a side as soon as they are cut (every embedder input is
 #: smaller), so a batch of crops from 12-megapixel trail-camera photos stays small in memory.

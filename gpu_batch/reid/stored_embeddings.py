@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import pg8000.native
 
 from deertrack.db import transaction
-from deertrack.reid.embedder import Embedder
-from deertrack.reid.pipeline import embed_rows, load_detections
 from deertrack.reid.profiles import rebuild_deer
 from deertrack.reid.vectors import to_bytes
+from gpu_batch.reid.embedder import Embedder
+from gpu_batch.reid.pipeline import embed_rows, load_detections
 
 CHUNK = 256
 

@@ -3,7 +3,7 @@
 
 `process_one_message` handles one message: embed the batch's open detections (GPU when present),
 score them against every deer, assign or create deer and log every score in one transaction
-(deertrack.reid.pipeline / assignment), then delete the message. It is idempotent: detections that
+(gpu_batch.reid.pipeline / assignment), then delete the message. It is idempotent: detections that
 are already re-identified are left alone, so a redelivered message changes nothing.
 
 While it works on a message it keeps the message invisible on a heartbeat (visibility.py), so the
@@ -26,10 +26,10 @@ from deertrack.aws import client
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage, MergeJobMessage, ReidBatchMessage, parse_message
 from deertrack.queues import Received, dead_letter_queue_url, delete
-from deertrack.reid.embedder import Embedder, current_embedder
-from deertrack.reid.pipeline import ReidSummary, reidentify
 from deertrack.settings import get_settings
 from gpu_batch.queue_loop import StopSignal, consume
+from gpu_batch.reid.embedder import Embedder, current_embedder
+from gpu_batch.reid.pipeline import ReidSummary, reidentify
 from gpu_batch.visibility import keep_visible
 
 
@@ -69,7 +69,7 @@ def process_one_message(message: Received, *, embedder: Embedder | None = None,
                                                        "dead_lettered": moved})
         return Outcome(message.message_id, "dead_lettered" if moved else "kept", error=reason)
     if isinstance(parsed, BackfillShardMessage):  # backfill shards share the reid queue (issue 6)
-        from gpu_batch.backfill_job import process_backfill_message
+        from gpu_batch.backfill.job import process_backfill_message
 
         process_backfill_message(message, parsed, queue_name)
         return Outcome(message.message_id, "done")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deertrack.analysis import plots
 from deertrack.analysis.threshold import ScoreSummary, ThresholdAnalysis, ThresholdRow
+from infra.analysis import plots
 
 
 def default_folder(base: Path = Path("reports")) -> Path:

@@ -28,13 +28,14 @@ import numpy as np
 import pg8000.native
 
 from deertrack import db, migrations
-from deertrack.backfill import runner, synthetic
 from deertrack.backfill.plan import DEFAULT_SHARD_SIZE
-from deertrack.backfill.rescore import load_detections, rescore
 from deertrack.backfill.scope import BackfillScope
 from deertrack.reid.gallery import load_gallery
 from deertrack.reid.score_log import MATRIX_COLUMNS, ScoreBlock, copy_chunks, to_copy_text_rowwise
 from deertrack.settings import get_settings
+from gpu_batch.backfill import runner
+from gpu_batch.backfill.rescore import load_detections, rescore
+from infra.bench import synthetic
 
 SOURCE = "reid_similarity_scores"
 TARGET = "bench_copy_target"

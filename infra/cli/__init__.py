@@ -1,4 +1,4 @@
-"""The `deertrack` command. Each module in deertrack.cli.commands adds its subcommands via register()."""
+"""The `deertrack` command. Each module in infra.cli.commands adds its subcommands via register()."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def unit_interval(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deertrack.cli import commands
+    from infra.cli import commands
 
     parser = argparse.ArgumentParser(prog="deertrack", description="deer tracking backend")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"deertrack.cli.commands.{module_info.name}")
+        module = importlib.import_module(f"infra.cli.commands.{module_info.name}")
         module.register(subparsers)
     return parser
 

@@ -1,6 +1,6 @@
 """`deertrack reid analyze [--out DIR]`: threshold analysis of the score log, as report.md + PNG plots.
 
-Added to the `reid` group by deertrack.cli.commands.reid (this module is outside cli/commands, so the
+Added to the `reid` group by infra.cli.commands.reid (this module is outside cli/commands, so the
 top-level parser does not look for a `register` here). The same analysis is served as JSON by
 GET /api/reid/analysis.
 """
@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from deertrack import db
-from deertrack.cli import CommandError, unit_interval
+from infra.cli import CommandError, unit_interval
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deertrack.analysis.report import default_folder, write_report
     from deertrack.analysis.threshold import analyze
+    from infra.analysis.report import default_folder, write_report
 
     folder = args.out or default_folder()
     try:

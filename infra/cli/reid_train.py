@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 
 def _seeds(text: str) -> list[int]:
@@ -75,7 +75,7 @@ def calibrate_and_hold_out(model, calibration_set, holdout_set, config, say):  #
     held-out ones, at those thresholds."""
     import torch
 
-    from deertrack.reid import evaluation
+    from gpu_batch.reid import evaluation
     from gpu_batch.reid_training import calibrate
     from gpu_batch.reid_training.loop import embed_crops
     from gpu_batch.reid_training.network import DeerReidNet

@@ -9,11 +9,11 @@ import pytest
 
 from deertrack import db
 from deertrack.aws import client
-from deertrack.cli import main
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.messages import MergeJobMessage
 from deertrack.queues import dead_letter_queue_url, receive
 from deertrack.settings import get_settings
+from infra.cli import main
 from tests.reid_helpers import add_location, at, http, put_photo, record, run_reid_queue
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from chalice import Chalice
 from deertrack.aws import client
 from deertrack.s3_events import objects_in
 from deertrack.settings import get_settings
+from infra.event_sources import SCHEDULE_ATTEMPTS, EventPump, scheduled_event
 from infra.eventbridge import target_queue_name
-from infra.pump import SCHEDULE_ATTEMPTS, EventPump, scheduled_event
 from infra.resources import create_resources
 from infra.template import Declarations, HandlerDecl, QueueDecl, declarations
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from deertrack.cli import build_parser
-from deertrack.cli.commands.worker import WORKERS
+from infra.cli import build_parser
+from infra.cli.commands.worker import WORKERS
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_entry_point_is_the_deertrack_worker_command(steps: list[tuple[str, str]
     entrypoint = exec_form(only(steps, "ENTRYPOINT"))
     assert entrypoint == ["deertrack", "worker"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts[entrypoint[0]] == "deertrack.cli:main"
+    assert scripts[entrypoint[0]] == "infra.cli:main"
     parsed = build_parser().parse_args(entrypoint[1:] + exec_form(only(steps, "CMD")))
     assert parsed.command == "worker" and parsed.name == "exports"
 

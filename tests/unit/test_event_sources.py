@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from infra.pump import (
+from infra.event_sources import (
     EventPump,
     LambdaContext,
     failed_ids,

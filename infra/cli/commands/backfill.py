@@ -19,13 +19,13 @@ import pg8000.native
 from pydantic import ValidationError
 
 from deertrack import db
-from deertrack.backfill import runner
-from deertrack.backfill.progress import ProgressBar, ServerProgress, clock
 from deertrack.backfill.scope import BackfillScope
-from deertrack.cli import CommandError
 from deertrack.reid.gallery import count_scorable
 from deertrack.reid.scoring import DimensionMismatch
 from deertrack.settings import get_settings
+from gpu_batch.backfill import runner
+from gpu_batch.backfill.progress import ProgressBar, ServerProgress, clock
+from infra.cli import CommandError
 
 
 def _since(text: str) -> datetime | date:

@@ -1,9 +1,9 @@
 """`deertrack bench NAME`: the benchmarks, one subcommand each, and `deertrack bench all`.
 
-A benchmark is added from any module in deertrack/cli/commands (they are all imported before the
+A benchmark is added from any module in infra/cli/commands (they are all imported before the
 `bench` parser is built), at import time or from its register():
 
-    from deertrack.cli.commands.bench import add_benchmark
+    from infra.cli.commands.bench import add_benchmark
 
     def configure(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--rounds", type=int, default=100)
@@ -78,7 +78,7 @@ def _add_parser(group: argparse._SubParsersAction, benchmark: Benchmark) -> None
 
 
 def _import_command_modules() -> None:
-    from deertrack.cli import commands
+    from infra.cli import commands
 
     for info in pkgutil.iter_modules(commands.__path__):
         if info.name != __name__.rsplit(".", 1)[1]:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deertrack.cli import CommandError
-from deertrack.cli.commands.bench import add_benchmark
+from infra.cli import CommandError
+from infra.cli.commands.bench import add_benchmark
 
 MIN_REQUESTS, MAX_REQUESTS = 20, 5000
 EMULATOR_CHOICES = ("moto", "localstack", "both")

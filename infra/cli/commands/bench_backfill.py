@@ -1,21 +1,21 @@
 """`deertrack bench backfill`: the backfill beside a raw COPY of the same rows into an identical
-empty table, in a throwaway database (deertrack.backfill.bench). Prints both times and the ratio."""
+empty table, in a throwaway database (infra.bench.backfill). Prints both times and the ratio."""
 
 from __future__ import annotations
 
 import argparse
 
 from deertrack import db
-from deertrack.cli import CommandError
-from deertrack.cli.commands.bench import add_benchmark
+from infra.cli import CommandError
+from infra.cli.commands.bench import add_benchmark
 
 #: What issue 6 asks of the backfill: at most this many times the raw COPY.
 RATIO_LIMIT = 1.3
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    from deertrack.backfill import synthetic
-    from deertrack.backfill.bench import MODES
+    from infra.bench import synthetic
+    from infra.bench.backfill import MODES
 
     parser.add_argument("--detections", type=int, default=synthetic.DEMO_DETECTIONS,
                         help=f"detections (default {synthetic.DEMO_DETECTIONS:,}, the demo data's)")
@@ -31,7 +31,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deertrack.backfill.bench import MODES, report_lines, run_bench
+    from infra.bench.backfill import MODES, report_lines, run_bench
 
     if args.detections < 1 or args.deer < 1 or args.repeats < 1 or args.dim < 1:
         raise CommandError("--detections, --deer, --dim and --repeats must be at least 1", code=2)

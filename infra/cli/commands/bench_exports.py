@@ -28,9 +28,9 @@ import zipfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from deertrack.cli import CommandError
-from deertrack.cli.commands.bench import add_benchmark
-from deertrack.cli.commands.bench_api import timed
+from infra.cli import CommandError
+from infra.cli.commands.bench import add_benchmark
+from infra.cli.commands.bench_api import timed
 
 SEASON = (date(2023, 9, 1), date(2024, 1, 31))
 CAMERAS, DEER, DETECTIONS = 6, 53, 4546
@@ -176,10 +176,10 @@ def bench_pdf(rounds: int) -> dict[str, float]:
 
 
 def bench_end_to_end(api_url: str, token: str, rounds: int) -> float:
-    from deertrack.cli.commands.bench_api import Client
     from deertrack.queues import receive
     from deertrack.settings import get_settings
     from gpu_batch.export_worker import ExportWorker
+    from infra.cli.commands.bench_api import Client
 
     client, worker, times = Client(api_url, token), ExportWorker(), []
     body = (f'{{"report_type": "seasonal_activity", "start_date": "{SEASON[0]}", "end_date": "{SEASON[1]}", '
@@ -263,7 +263,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deertrack import db
-    from deertrack.cli.commands.bench_api import isolated_stack
+    from infra.cli.commands.bench_api import isolated_stack
 
     if not 1 <= args.rounds <= 100 or not 100 <= args.detections <= 100_000 or not 1 <= args.crops <= 10_000:
         raise CommandError("--rounds 1-100, --detections 100-100000, --crops 1-10000", code=2)

@@ -28,8 +28,8 @@ from contextlib import contextmanager, suppress
 
 import numpy as np
 
-from deertrack.cli import CommandError
-from deertrack.cli.commands.bench import add_benchmark
+from infra.cli import CommandError
+from infra.cli.commands.bench import add_benchmark
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -65,8 +65,8 @@ def bench_embedding(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from deertrack.reid import crops
-    from deertrack.reid.embedder import current_embedder
-    from deertrack.reid.pipeline import MAX_CROP_SIDE
+    from gpu_batch.reid.embedder import current_embedder
+    from gpu_batch.reid.pipeline import MAX_CROP_SIDE
 
     embedder = current_embedder()
     embedder.batch_size = max(1, args.batch_size)
@@ -146,12 +146,12 @@ def scratch_schema() -> Iterator:
 
 
 def bench_scoring(args: argparse.Namespace, dim: int) -> None:
-    from deertrack.backfill.bench import create_identical_empty
     from deertrack.classifications import CLASSIFICATIONS
     from deertrack.db import transaction
     from deertrack.reid import scoring
     from deertrack.reid.score_log import ScoreBlock, block_chunks, copy_chunks, replace_scores
     from deertrack.reid.vectors import normalize
+    from infra.bench.backfill import create_identical_empty
 
     n, m = max(1, args.detections), max(1, args.deer)
     rng = np.random.default_rng(11)
@@ -221,7 +221,7 @@ def bench_scoring(args: argparse.Namespace, dim: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deertrack.db import DatabaseUnavailable
-    from deertrack.reid.embedder import ModelLoadError, current_embedder
+    from gpu_batch.reid.embedder import ModelLoadError, current_embedder
 
     try:
         dim = args.dim or (current_embedder().dim if args.skip_embedding else bench_embedding(args))

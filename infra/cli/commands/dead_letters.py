@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 QUEUES = ("reid", "exports", "export-requests", "image-events")
 

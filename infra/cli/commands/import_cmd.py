@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deertrack.camtrap_import import PackageInvalid, import_package
     from deertrack.db import DatabaseUnavailable
+    from infra.camtrap_import import PackageInvalid, import_package
 
     if not args.source.exists():
         raise CommandError(f"{args.source} does not exist", code=2)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from deertrack.classifications import CLASSIFICATIONS
-from deertrack.cli import CommandError, unit_interval
 from deertrack.ingest.megadetector import DEFAULT_MIN_CONFIDENCE, ImportOptions, ResultsFileInvalid
+from infra.cli import CommandError, unit_interval
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

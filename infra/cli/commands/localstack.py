@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from deertrack import db, migrations
-from deertrack.cli import CommandError
 from deertrack.settings import get_settings
+from infra.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("migrate", help="apply the numbered SQL migrations in infra/migrations")
+    parser = subparsers.add_parser("migrate", help="apply the numbered SQL migrations in layers/deertrack/migrations")
     parser.add_argument("--no-create", action="store_true", help="do not try to create the role/database")
     parser.set_defaults(func=run)
 

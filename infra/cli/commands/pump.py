@@ -7,8 +7,8 @@ import json
 import signal
 import threading
 
-from deertrack.cli import CommandError
 from deertrack.settings import get_settings
+from infra.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infra.pump import EventPump
+    from infra.event_sources import EventPump
 
     if not get_settings().aws_endpoint_url:
         raise CommandError("AWS_ENDPOINT_URL is not set: point it at the emulator (e.g. the one `deertrack up` "

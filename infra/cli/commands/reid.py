@@ -1,6 +1,6 @@
 """`deertrack reid …`: re-identification tools.
 
-* `deertrack reid analyze [--out DIR]`: threshold analysis of the score log (deertrack.cli.reid_analyze).
+* `deertrack reid analyze [--out DIR]`: threshold analysis of the score log (infra.cli.reid_analyze).
 * `deertrack reid embed [--all]`: embed stored detections that have no embedding (all with --all)
   from their photos, then rebuild every deer's profile, counts and first/last seen.
 * `deertrack reid evaluate [--synthetic SEED] [--threshold T] [--sweep]`: replay re-ID and the merge
@@ -8,7 +8,7 @@
   (the stored demo data, or a synthetic population generated in memory from SEED, never stored) and
   print top-1 accuracy, the open-set accuracies (known / new individuals, geometric mean), deer
   created, merges made and the model card's seeds.
-* `deertrack reid train …`: metric learning of an embedder, calibration, card (deertrack.cli.reid_train).
+* `deertrack reid train …`: metric learning of an embedder, calibration, card (infra.cli.reid_train).
 * `deertrack reid enqueue [--wait]`: pending detections onto the re-ID queue, in time order.
 * `deertrack reid merge [--dry-run] [--no-auto]`: the merge job, now (it also runs after the nightly backfill).
 """
@@ -20,14 +20,14 @@ import json
 import sys
 from collections.abc import Callable
 
-from deertrack.cli import CommandError, unit_interval
+from infra.cli import CommandError, unit_interval
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], "int | None"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from deertrack.cli import reid_analyze, reid_train
+    from infra.cli import reid_analyze, reid_train
 
     commands: list[tuple[str, str, Run, Configure]] = [
         ("analyze", "threshold analysis of the score log (report.md + PNG plots)", reid_analyze.run,
@@ -64,8 +64,8 @@ def _configure_embed(parser: argparse.ArgumentParser) -> None:
 
 def _run_embed(args: argparse.Namespace) -> int:
     from deertrack import db
-    from deertrack.reid.embedder import ModelLoadError, current_embedder
-    from deertrack.reid.stored_embeddings import embed_stored
+    from gpu_batch.reid.embedder import ModelLoadError, current_embedder
+    from gpu_batch.reid.stored_embeddings import embed_stored
 
     try:
         embedder = current_embedder()
@@ -118,7 +118,7 @@ def _synthetic_labelled(seed: int, embedder) -> list:  # noqa: ANN001 - an Embed
     from deertrack.reid import crops as cropping
     from deertrack.reid.bursts import Pending
     from deertrack.reid.classes import effective_class
-    from deertrack.reid.evaluation import Labelled
+    from gpu_batch.reid.evaluation import Labelled
     from infra.demo.crops import detection_geometries
     from infra.demo.dataset import generate_dataset
     from infra.demo.images import encode_jpeg, render_image
@@ -152,10 +152,10 @@ def _card_seeds(card: dict | None) -> dict[str, list[int]]:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from deertrack import db
-    from deertrack.reid import evaluation
-    from deertrack.reid.embedder import ModelLoadError, current_embedder
     from deertrack.reid.model_card import card_for
     from deertrack.settings import get_settings
+    from gpu_batch.reid import evaluation
+    from gpu_batch.reid.embedder import ModelLoadError, current_embedder
 
     settings = get_settings()
     threshold = settings.reid_threshold if args.threshold is None else args.threshold

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from deertrack.auth import Role
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 MAX_TTL_SECONDS = 30 * 24 * 3600
 

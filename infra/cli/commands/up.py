@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 #: The embedded emulators `deertrack up` can start (infra/emulator.py EMULATORS; not imported: moto is heavy).
 EMULATOR_CHOICES = ("localstack", "moto")

@@ -11,11 +11,11 @@ import argparse
 import importlib
 import importlib.util
 
-from deertrack.cli import CommandError
+from infra.cli import CommandError
 
 #: worker name -> module with main(argv). Add a line here for a new worker.
 WORKERS: dict[str, str] = {
-    "reid": "gpu_batch.reid_worker",
+    "reid": "gpu_batch.reid.worker",
     "exports": "gpu_batch.export_worker",
 }
 

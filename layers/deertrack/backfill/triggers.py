@@ -1,5 +1,5 @@
 """The queued triggers of a backfill: the nightly schedule and the API job. Both plan a run and put
-its shards on the reid queue; the worker does the rest (gpu_batch/backfill_job.py)."""
+its shards on the reid queue; the worker does the rest (gpu_batch/backfill/job.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from deertrack import db
 from deertrack.auth import SCHEDULE_SERVICE
-from deertrack.backfill import runner, runs
+from deertrack.backfill import runs
 from deertrack.backfill.scope import BackfillScope, ScopeFields
 from deertrack.jobs import Job, JobStatus, JobStore, QueuedJobView, new_job_id
 from deertrack.logs import logger
 from deertrack.settings import get_settings
+from gpu_batch.backfill import runner
 
 JOB_TYPE = "backfill"
 #: A scheduled run still going after this long is taken for dead and abandoned by the next one.
