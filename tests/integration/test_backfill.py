@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deertrack import db
-from deertrack.backfill import runs
+from deertrack.backfill import enqueue, runs
 from deertrack.backfill.scope import BackfillScope
 from deertrack.messages import parse_message
 from deertrack.queues import drain, send
@@ -94,7 +94,7 @@ def test_schedule_handler_shards_worker_rescore_every_detection(con: Any, monkey
 
 
 def test_a_redelivered_shard_is_skipped(con: Any) -> None:
-    state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=40)
+    state = enqueue.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=40)
     received = list(drain(get_settings().reid_queue_name))
     assert len(received) == 2
     for message in received:

@@ -31,7 +31,8 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    return Path(str(resources.files("infra") / "migrations"))
+    """The SQL files ship inside this package (package data), beside the code that applies them."""
+    return Path(str(resources.files("deertrack.migrations")))
 
 
 def discover(directory: Path | None = None) -> list[Migration]:
