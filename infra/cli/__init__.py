@@ -9,14 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from deertrack.settings import SettingsError
+from gpu_batch.command import CommandError  # one error type for both commands (deertrack, deertrack-batch)
 
-
-class CommandError(RuntimeError):
-    """A failure a person can act on: printed without a traceback, exit code `code`."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["CommandError", "build_parser", "main", "unit_interval"]
 
 
 def unit_interval(text: str) -> float:
