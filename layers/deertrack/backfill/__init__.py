@@ -7,3 +7,6 @@ One code path, three triggers: a run is planned into shards (ranges of detection
 (gpu_batch/backfill/job.py) for the nightly schedule and the API. Progress and resume state live
 in backfill_runs / backfill_shards (`runs.py`).
 """
+
+#: The public modules of this package (import them by name; nothing is loaded here).
+__all__ = ["enqueue", "plan", "runs", "scope", "triggers"]

@@ -12,6 +12,8 @@ import pg8000.native
 
 from deertrack.logs import logger
 
+__all__ = ["Migration", "MigrationError", "apply", "discover", "migrations_dir"]
+
 MIGRATION_NAME = re.compile(r"^(\d{3,})_[a-z0-9_]+\.sql$")
 
 
