@@ -19,13 +19,13 @@ import redis
 
 from deertrack import db
 from deertrack.backfill import runs
+from deertrack.backfill.enqueue import SOCKET_TIMEOUT_S
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore
 from deertrack.logs import logger
 from deertrack.messages import BackfillShardMessage
 from deertrack.queues import Received, delete
 from deertrack.reid.vectors import DimensionMismatch
 from deertrack.settings import get_settings
-from gpu_batch.backfill.runner import SOCKET_TIMEOUT_S
 from gpu_batch.backfill.shard import ShardResult, process_shard
 from gpu_batch.visibility import keep_visible
 

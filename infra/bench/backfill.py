@@ -28,6 +28,7 @@ import numpy as np
 import pg8000.native
 
 from deertrack import db, migrations
+from deertrack.backfill import enqueue
 from deertrack.backfill.plan import DEFAULT_SHARD_SIZE
 from deertrack.backfill.scope import BackfillScope
 from deertrack.reid.gallery import load_gallery
@@ -135,7 +136,7 @@ def run_bench(*, detections: int = synthetic.DEMO_DETECTIONS, deer: int = synthe
     db.ensure_role_and_database(url, admin)
     say(f"scratch database {name}")
     try:
-        with db.connection(url, timeout=runner.SOCKET_TIMEOUT_S) as con:
+        with db.connection(url, timeout=enqueue.SOCKET_TIMEOUT_S) as con:
             migrations.apply(con)
             started = time.perf_counter()
             synthetic.load(con, detections=detections, deer=deer, dim=dim)

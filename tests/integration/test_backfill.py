@@ -32,7 +32,7 @@ ROW = ("SELECT detection_id, deer_id, similarity_score, threshold_used, matched,
 
 @pytest.fixture
 def con(stack: Any) -> Any:
-    with db.connection(stack.database_url, timeout=runner.SOCKET_TIMEOUT_S) as connection:
+    with db.connection(stack.database_url, timeout=enqueue.SOCKET_TIMEOUT_S) as connection:
         synthetic.load(connection, detections=DETECTIONS, deer=DEER, dim=16, seed=3)
         yield connection
 

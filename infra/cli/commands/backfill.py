@@ -19,6 +19,7 @@ import pg8000.native
 from pydantic import ValidationError
 
 from deertrack import db
+from deertrack.backfill import enqueue
 from deertrack.backfill.scope import BackfillScope
 from deertrack.reid.gallery import count_scorable
 from deertrack.reid.scoring import DimensionMismatch
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--shard-size must be at least 1", code=2)
     print(f"backfill: {scope.describe()}", file=sys.stderr)
     try:
-        with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
+        with db.connection(timeout=enqueue.SOCKET_TIMEOUT_S) as con:
             if args.dry_run:
                 return _dry_run(con, scope, atomic, shard_size)
             return _run(con, scope, atomic, shard_size, restart=args.restart)
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{exc}\nIs PostgreSQL running? Set DATABASE_URL to reach it.") from exc
     except DimensionMismatch as exc:
         raise CommandError(str(exc)) from exc
-    except runner.BackfillRefused as exc:
+    except enqueue.BackfillRefused as exc:
         raise CommandError(str(exc), code=2) from exc
     except pg8000.native.DatabaseError as exc:
         detail = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
