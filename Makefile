@@ -3,15 +3,29 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install localstack run test lint bench clean demo-model browser
+.PHONY: install layer-check localstack run test lint bench clean demo-model browser
 
 install: $(VENV)/.installed
 
+# Every place's requirements: the layer's (core), the batch image's, the dev tooling's, the tests'.
 # torch is pinned to 2.13.0 (the CPU wheel on these machines; a looser spec downloads a CUDA build).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[batch,dev,test]'
 	touch $@
+
+# The Lambda layer alone: a virtualenv holding only the core requirements (`pip install .`, no extras,
+# so no torch, moto or matplotlib), in which functions/app.py must import.
+LAYER_VENV ?= .local/layer-venv
+layer-check:
+	rm -rf $(LAYER_VENV)
+	$(PYTHON) -m venv $(LAYER_VENV)
+	$(LAYER_VENV)/bin/pip install --quiet --disable-pip-version-check .
+	cd functions && ../$(LAYER_VENV)/bin/python -c "import app, sys; \
+	heavy = sorted({'torch', 'moto', 'matplotlib', 'gpu_batch', 'infra'} & set(sys.modules)); \
+	assert not heavy, heavy; print('functions/app.py imports with the layer alone')"
+	! $(LAYER_VENV)/bin/python -c "import torch" 2>/dev/null
+	! $(LAYER_VENV)/bin/python -c "import moto" 2>/dev/null
 
 # LocalStack's pinned core (infra/localstack/requirements.lock) in its own virtualenv under .local/localstack/
 # (Python 3.11; ~1-4 min once; `deertrack up` would install it on first use anyway).

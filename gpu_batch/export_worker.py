@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from deertrack import export_failures
+from deertrack.exports import failures as export_failures
 from deertrack.exports.cancellation import export_prefix
 from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress

@@ -3,7 +3,7 @@
 In AWS a `Schedule` event is a rule whose target is the function. Locally no emulator runs functions,
 so on LocalStack each rule (same name, same expression) targets a queue of its own,
 `<rule name>-target`, and the event pump calls the scheduled handler with each event EventBridge
-delivers there. moto never fires rules, so there the pump keeps the clock instead (infra/pump.py).
+delivers there. moto never fires rules, so there the pump keeps the clock instead (infra/event_sources.py).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ except Exception:
     pass
 if str(os.getppid()) != os.environ.get("DEERTRACK_PARENT_PID", str(os.getppid())):
     sys.exit(0)
-from deertrack.cli import main
+from infra.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -58,7 +58,7 @@ def cli_argv(*args: str) -> list[str]:
 def cli_has(*words: str) -> bool:
     """Whether `deertrack WORDS…` exists, e.g. cli_has("worker", "exports"); False if the CLI cannot load."""
     try:
-        from deertrack.cli import build_parser
+        from infra.cli import build_parser
 
         parser = build_parser()
     except Exception as exc:

@@ -287,7 +287,7 @@ class LocalStack:
         return "eventbridge" if self.emulator_name == "localstack" else "clock"
 
     def _pump(self) -> None:
-        from infra.pump import EventPump
+        from infra.event_sources import EventPump
 
         pump = EventPump(wait_seconds=self.options.pump_wait_seconds, schedules=self._schedules).start()
         self._on_stop("event pump", pump.stop)
@@ -324,8 +324,8 @@ class LocalStack:
 
     def start(self) -> None:
         """Bring everything up; on any failure raise StackError (the caller runs stop())."""
-        from deertrack.cli.commands.migrate import migrate_database
         from deertrack.db import DatabaseAddress
+        from infra.cli.commands.migrate import migrate_database
         from infra.resources import create_resources
         from infra.template import declarations
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from deertrack.reid.embedder import Embedder
+    from gpu_batch.reid.embedder import Embedder
     from infra.emulator import Emulator
 
 RUN_ID = uuid.uuid4().hex[:10]
@@ -158,7 +158,7 @@ def clean_slate(services: Stack) -> None:
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
     """The built-in re-ID embedder, loaded once per test module."""
-    from deertrack.reid.embedder import builtin_embedder
+    from gpu_batch.reid.embedder import builtin_embedder
 
     return builtin_embedder()
 

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from deertrack.cli.commands.bench_exports import stand_in_jpeg, upload_images
+from infra.cli.commands.bench_exports import stand_in_jpeg, upload_images
 
 IMAGE_SIZE = (640, 480)
 

@@ -115,7 +115,7 @@ def run_reid_queue(embedder: Any = None) -> list[Any]:
     """Hand every message now on the reid queue to the worker's process_one_message."""
     from deertrack.queues import drain
     from deertrack.settings import get_settings
-    from gpu_batch.reid_worker import process_one_message
+    from gpu_batch.reid.worker import process_one_message
 
     return [process_one_message(m, embedder=embedder) for m in drain(get_settings().reid_queue_name)]
 

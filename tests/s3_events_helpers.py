@@ -1,5 +1,5 @@
 """S3 notifications as Lambda receives them: messages taken off an SQS queue of the emulator and wrapped
-in a Lambda SQS event (records built by infra.pump.sqs_record, as the local stack's pump builds them)."""
+in a Lambda SQS event (records built by infra.event_sources.sqs_record, as the local stack's pump builds them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from deertrack.aws import client
 from deertrack.settings import get_settings
-from infra.pump import sqs_record
+from infra.event_sources import sqs_record
 
 
 def lambda_sqs_event(messages: Sequence[dict[str, Any]], queue_name: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import redis
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.sqs_batches import process_records
-from deertrack.export_failures import handle_dead_letter
+from deertrack.exports.failures import handle_dead_letter
 from deertrack.jobs import JobStore
 from deertrack.logs import logger
 

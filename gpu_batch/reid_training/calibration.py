@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from deertrack.reid import evaluation, merging
+from deertrack.reid import merging
 from deertrack.reid.crop_quality import CropGate
+from gpu_batch.reid import evaluation
 from gpu_batch.reid_training.crops import LabelledCrops
 
 REID_GRID = tuple(round(0.35 + 0.05 * i, 2) for i in range(11))

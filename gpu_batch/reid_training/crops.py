@@ -22,7 +22,7 @@ from deertrack.reid import crops as cropping
 from deertrack.reid.bursts import Pending
 from deertrack.reid.classes import class_sql
 from deertrack.reid.crop_quality import CropGeometry, load_geometries
-from deertrack.reid.evaluation import Labelled
+from gpu_batch.reid.evaluation import Labelled
 
 
 @dataclass(frozen=True)

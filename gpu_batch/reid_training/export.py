@@ -1,7 +1,7 @@
 """Write a trained embedder: a TorchScript file that carries its input size, and its model card beside it.
 
 The module is scripted, frozen (BatchNorm folded into the convolutions) with `input_size` kept as an
-attribute, so `torch.jit.load` gives everything the embedder needs: deertrack.reid.embedder reads
+attribute, so `torch.jit.load` gives everything the embedder needs: gpu_batch.reid.embedder reads
 `input_size` and feeds ImageNet-normalized RGB crops. The card is `<model>.json`.
 """
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from deertrack.reid.embedder import IMAGENET_MEAN, IMAGENET_STD, select_device
+from gpu_batch.reid.embedder import IMAGENET_MEAN, IMAGENET_STD, select_device
 from gpu_batch.reid_training.augment import augment
 from gpu_batch.reid_training.crops import LabelledCrops
 from gpu_batch.reid_training.network import DEFAULT_DIM, DEFAULT_WIDTHS, CosFace, DeerReidNet

@@ -40,8 +40,9 @@ import redis
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from deertrack import db, delivery_errors, export_failures, storage
+from deertrack import db, delivery_errors, storage
 from deertrack.aws import client
+from deertrack.exports import failures as export_failures
 from deertrack.exports.s3_requests import is_request_key, result_key
 from deertrack.ingest.s3_import import RESULTS_PREFIX, outcome_key
 from deertrack.jobs import InvalidTransition, JobNotFound, JobStatus, JobStore

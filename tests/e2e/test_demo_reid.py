@@ -10,10 +10,11 @@ import json
 import pytest
 
 from deertrack import db
-from deertrack.cli import main
-from deertrack.reid import evaluation, requeue
-from deertrack.reid.embedder import current_embedder
+from deertrack.reid import requeue
 from deertrack.settings import get_settings
+from gpu_batch.reid import evaluation
+from gpu_batch.reid.embedder import current_embedder
+from infra.cli import main
 from infra.demo.seed import seed_demo
 from tests.reid_helpers import run_reid_queue
 

@@ -153,7 +153,7 @@ def test_delete_during_rendering_leaves_no_object(api, data, kind, body, where) 
 
 def test_poisoned_message_ends_failed_and_in_the_dead_letter_queue(api, data, monkeypatch) -> None:
     from infra.api_server import load_app_module
-    from infra.pump import EventPump
+    from infra.event_sources import EventPump
 
     def poison(*args, **kwargs):
         raise ZeroDivisionError("division by zero")

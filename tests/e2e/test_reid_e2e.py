@@ -11,8 +11,8 @@ import pytest
 from deertrack.settings import get_settings
 from deertrack.storage import put_bytes
 from gpu_batch.queue_loop import StopSignal
-from gpu_batch.reid_worker import ReidWorker
-from infra.pump import EventPump
+from gpu_batch.reid.worker import ReidWorker
+from infra.event_sources import EventPump
 from tests.conftest import reset_caches
 from tests.reid_helpers import HEIGHT, STEADY_THRESHOLD, WIDTH, add_location, at, deer_photo, http, put_image
 

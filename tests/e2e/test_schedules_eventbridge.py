@@ -2,7 +2,7 @@
 into the queue that stands in for its function, and the event pump calls the real scheduled handler with
 the event EventBridge delivered; the handler starts a nightly backfill. Runs under `--emulator
 localstack` (CI's second e2e run); moto never fires rules, and the pump's own clock is tested in
-tests/integration/test_pump.py and test_backfill.py.
+tests/integration/test_event_sources.py and test_backfill.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from deertrack.aws import client
 from deertrack.queues import queue_url
 from deertrack.settings import get_settings
 from infra.api_server import load_app_module
+from infra.event_sources import EventPump
 from infra.eventbridge import create_schedule_rules, schedule_rules
-from infra.pump import EventPump
 from infra.template import declarations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 
 from deertrack import db
-from deertrack.backfill import rescore, runner, runs, synthetic
+from deertrack.backfill import enqueue, runs
 from deertrack.backfill.scope import BackfillScope
-from deertrack.cli import main as cli_main
 from deertrack.messages import parse_message
 from deertrack.queues import drain, send
 from deertrack.settings import DEFAULT_BACKFILL_SCHEDULE, DEFAULT_REID_THRESHOLD, get_settings
-from gpu_batch.backfill_job import process_backfill_message
-from gpu_batch.reid_worker import process_one_message
+from gpu_batch.backfill import rescore, runner
+from gpu_batch.backfill.job import process_backfill_message
+from gpu_batch.reid.worker import process_one_message
+from infra.bench import synthetic
+from infra.cli import main as cli_main
 from tests.conftest import reset_caches
 from tests.export_api_client import call
 
@@ -30,7 +32,7 @@ ROW = ("SELECT detection_id, deer_id, similarity_score, threshold_used, matched,
 
 @pytest.fixture
 def con(stack: Any) -> Any:
-    with db.connection(stack.database_url, timeout=runner.SOCKET_TIMEOUT_S) as connection:
+    with db.connection(stack.database_url, timeout=enqueue.SOCKET_TIMEOUT_S) as connection:
         synthetic.load(connection, detections=DETECTIONS, deer=DEER, dim=16, seed=3)
         yield connection
 
@@ -57,7 +59,7 @@ def deliver_reid_queue() -> list[Any]:
 
 def test_schedule_handler_shards_worker_rescore_every_detection(con: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from infra.api_server import load_app_module
-    from infra.pump import EventPump
+    from infra.event_sources import EventPump
     from infra.template import declarations
 
     monkeypatch.setenv("BACKFILL_SHARD_SIZE", "25")
@@ -92,7 +94,7 @@ def test_schedule_handler_shards_worker_rescore_every_detection(con: Any, monkey
 
 
 def test_a_redelivered_shard_is_skipped(con: Any) -> None:
-    state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=40)
+    state = enqueue.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=40)
     received = list(drain(get_settings().reid_queue_name))
     assert len(received) == 2
     for message in received:
@@ -205,7 +207,7 @@ def test_api_backfill_job_reports_progress_until_completed(con: Any, api: str) -
 
 
 def test_bench_table_is_identical_to_the_score_log(con: Any) -> None:
-    from deertrack.backfill.bench import TARGET, create_identical_empty, describe_table
+    from infra.bench.backfill import TARGET, create_identical_empty, describe_table
 
     create_identical_empty(con)
     assert describe_table(con, TARGET) == describe_table(con, "reid_similarity_scores")

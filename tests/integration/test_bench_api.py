@@ -7,9 +7,9 @@ import re
 import pytest
 
 from deertrack import db
-from deertrack.cli import main
 from deertrack.redis_client import get_redis
 from deertrack.settings import get_settings
+from infra.cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deertrack.cli import main
+from infra.cli import main
 
 pytestmark = pytest.mark.integration
 

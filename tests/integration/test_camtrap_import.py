@@ -11,11 +11,11 @@ import pytest
 
 from deertrack import db
 from deertrack.aws import client
-from deertrack.cli import main
 from deertrack.jobs import JobStore
 from deertrack.settings import get_settings
 from deertrack.storage import get_bytes
 from gpu_batch.export_worker import ExportWorker
+from infra.cli import main
 from tests.camtrap_validation import camtrap_dir
 from tests.export_data import build, enqueue, receive_one
 

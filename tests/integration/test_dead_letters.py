@@ -12,12 +12,12 @@ import pytest
 
 from deertrack import db, storage
 from deertrack.aws import client
-from deertrack.cli import main
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.messages import MergeJobMessage
 from deertrack.queues import dead_letter_queue_url, queue_url, receive
 from deertrack.settings import get_settings
 from infra.api_server import load_app_module
+from infra.cli import main
 from tests.conftest import reset_caches
 from tests.export_api_client import ZIP_FILTERS, seed
 from tests.export_data import enqueue, receive_one
@@ -233,16 +233,17 @@ def test_a_dead_export_message_fails_its_job_and_redrive_returns_it_to_the_expor
 
 def test_dead_backfill_shards_fail_their_run_naming_each_shard_and_the_redriven_run_completes(stack,
                                                                                              capsys) -> None:
-    from deertrack.backfill import runner, runs, synthetic
+    from deertrack.backfill import enqueue, runs
     from deertrack.backfill.scope import BackfillScope
     from deertrack.messages import parse_message
     from deertrack.queues import drain
-    from gpu_batch.backfill_job import process_backfill_message
+    from gpu_batch.backfill.job import process_backfill_message
+    from infra.bench import synthetic
 
     queue = get_settings().reid_queue_name
     with db.connection() as con:
         synthetic.load(con, detections=60, deer=7, dim=16, seed=3)
-        state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=20)
+        state = enqueue.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=20)
     first, *dead = list(drain(queue))
     assert len(dead) == 2
     process_backfill_message(first, parse_message(first.body))  # one shard done; two never get through

@@ -167,7 +167,7 @@ def test_poisoned_message_is_retried_then_failed_and_dead_lettered(data, monkeyp
 
 def test_crashed_worker_message_reaches_dlq_and_the_handler_fails_the_job(data) -> None:
     from infra.api_server import load_app_module
-    from infra.pump import EventPump
+    from infra.event_sources import EventPump
 
     job_id = enqueue("pdf", SEASONAL)
     store = JobStore()
@@ -273,7 +273,7 @@ def test_export_failed_reason_reaches_the_job(data, monkeypatch) -> None:
 
 
 def test_worker_command_handles_the_queue_once(data, capsys) -> None:
-    from deertrack.cli import main
+    from infra.cli import main
 
     first, second = enqueue("pdf", SEASONAL), enqueue("pdf", {**SEASONAL, "group_by": "week"})
     assert main(["worker", "exports", "--once", "--wait-seconds", "1"]) == 0

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from deertrack import db
-from deertrack.reid.pipeline import reidentify
 from deertrack.reid.vectors import from_bytes, normalize
+from gpu_batch.reid.pipeline import reidentify
 from tests.conftest import reset_caches
 from tests.reid_helpers import (
     STEADY_THRESHOLD,

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from deertrack import db
-from deertrack.cli import main
 from deertrack.queues import receive
 from deertrack.settings import get_settings
 from deertrack.storage import get_bytes, put_bytes
 from infra.api_server import load_app_module
-from infra.pump import LambdaContext
+from infra.cli import main
+from infra.event_sources import LambdaContext
 from tests.reid_helpers import HEIGHT, WIDTH, add_location, at, deer_photo, put_image, run_reid_queue
 from tests.s3_events_helpers import s3_notification_event
 

@@ -181,7 +181,7 @@ def test_merge_api_by_hand_undo_not_same_and_the_queued_job(api, split, monkeypa
 def test_the_evaluation_replays_merges_as_the_merge_job_makes_them(stack) -> None:
     """The same detections through the worker's commit and the merge job (PostgreSQL), and through the
     in-memory replay of `deertrack reid evaluate`: the same deer, the same merges."""
-    from deertrack.reid import evaluation
+    from gpu_batch.reid import evaluation
 
     add_location("M1")
     specs = []

@@ -67,7 +67,7 @@ def test_batch_gives_one_message_and_every_detection_is_scored_against_every_dee
     messages = receive(get_settings().reid_queue_name, wait_seconds=0, max_messages=10)
     assert len(messages) == 1
     assert json.loads(messages[0].body)["detection_ids"] == [d["detection_id"] for d in body["detections"]]
-    from gpu_batch.reid_worker import process_one_message
+    from gpu_batch.reid.worker import process_one_message
 
     outcome = process_one_message(messages[0], embedder=embedder)
     assert outcome.status == "done"
@@ -110,7 +110,7 @@ def test_redelivered_message_changes_nothing(api, embedder, monkeypatch) -> None
     records = [record(f"r/{i}.jpg", at(100 * i), "C1", put_photo(f"r/{i}.jpg", i % 2, i)) for i in range(4)]
     _ingest(api, records)
     message = receive(get_settings().reid_queue_name, wait_seconds=0)[0]
-    from gpu_batch.reid_worker import process_one_message
+    from gpu_batch.reid.worker import process_one_message
 
     process_one_message(message, embedder=embedder)
 
@@ -276,7 +276,7 @@ def test_a_covered_crop_that_matches_no_deer_is_left_for_review_not_made_a_deer(
                          "classification": "unknown"})
     _ingest(api, [rec])
     message = receive(get_settings().reid_queue_name, wait_seconds=0)[0]
-    from gpu_batch.reid_worker import process_one_message
+    from gpu_batch.reid.worker import process_one_message
 
     process_one_message(message, embedder=embedder)
     whole, covered = _detections()

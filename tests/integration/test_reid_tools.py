@@ -13,12 +13,12 @@ from PIL import Image
 
 from deertrack import db
 from deertrack.aws import client
-from deertrack.cli import main
 from deertrack.queues import queue_url, send
-from deertrack.reid.embedder import builtin_embedder, torchscript_embedder
 from deertrack.reid.vectors import from_bytes, normalize
 from deertrack.settings import get_settings
 from deertrack.storage import put_bytes
+from gpu_batch.reid.embedder import builtin_embedder, torchscript_embedder
+from infra.cli import main
 from tests.conftest import reset_caches
 from tests.reid_helpers import STEADY_THRESHOLD, add_location, at, deer_photo, http, put_image, record
 
@@ -112,7 +112,7 @@ def test_worker_command_drains_the_queue_and_dead_letters_malformed_messages(api
 def test_message_naming_unknown_detections_is_consumed(stack) -> None:
     from deertrack.messages import ReidBatchMessage
     from deertrack.queues import receive
-    from gpu_batch.reid_worker import process_one_message
+    from gpu_batch.reid.worker import process_one_message
 
     send(get_settings().reid_queue_name, ReidBatchMessage(batch_id="gone", detection_ids=[12345]))
     message = receive(get_settings().reid_queue_name, wait_seconds=0)[0]
@@ -134,7 +134,7 @@ def test_torchscript_model_from_s3(stack) -> None:
     embedder = torchscript_embedder(f"s3://{bucket}/models/tiny.pt")
     vectors = embedder.embed([Image.new("RGB", (30, 30), (200, 0, 0))])
     assert vectors.shape == (1, 3) and abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5
-    from deertrack.reid.embedder import ModelLoadError
+    from gpu_batch.reid.embedder import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="no such object"):
         torchscript_embedder(f"s3://{bucket}/models/none.pt")

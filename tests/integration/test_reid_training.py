@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from deertrack.reid.embedder import torchscript_embedder
 from deertrack.reid.model_card import card_path, load_card
 from deertrack.settings import get_settings
 from deertrack.storage import put_bytes
+from gpu_batch.reid.embedder import torchscript_embedder
 from gpu_batch.reid_training import TrainConfig, train_model, write_model
 from gpu_batch.reid_training.export import model_bytes
 from gpu_batch.reid_training.loop import embed_crops

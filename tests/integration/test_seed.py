@@ -11,8 +11,8 @@ from PIL import Image
 
 from deertrack import db
 from deertrack.aws import client
-from deertrack.cli import main
 from deertrack.settings import get_settings
+from infra.cli import main
 from infra.demo import generate_dataset
 from infra.demo.seed import SeedError, seed_demo, stored_keys, write_database
 

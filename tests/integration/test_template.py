@@ -13,7 +13,7 @@ import pytest
 from deertrack.aws import client
 from deertrack.settings import get_settings
 from infra.api_server import load_app_module
-from infra.pump import EventPump
+from infra.event_sources import EventPump
 from infra.template import declarations
 from tests.template_checks import code_surface
 

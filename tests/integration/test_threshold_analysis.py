@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from deertrack import db
-from deertrack.analysis.report import write_report
 from deertrack.analysis.threshold import analyze
-from deertrack.cli import main as cli_main
+from infra.analysis.report import write_report
+from infra.cli import main as cli_main
 
 pytestmark = pytest.mark.integration
 

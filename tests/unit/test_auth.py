@@ -108,8 +108,8 @@ def test_without_a_jwks_nothing_is_accepted(pool: UserPool) -> None:
 
 def test_deertrack_token_prints_the_token_alone_on_its_last_line(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from deertrack.cli import main
     from deertrack.settings import get_settings
+    from infra.cli import main
 
     assert main(["token", "--user", "ann", "--role", "reviewer", "--ttl", "120", "--state-dir", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

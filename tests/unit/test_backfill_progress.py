@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from deertrack.backfill.progress import ProgressBar
+from gpu_batch.backfill.progress import ProgressBar
 
 
 class Terminal(io.StringIO):

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from deertrack.analysis.threshold import otsu
-from deertrack.backfill.progress import ProgressBar, clock
 from deertrack.backfill.scope import BackfillScope
 from deertrack.messages import BackfillShardMessage, parse_message
 from deertrack.reid import scoring
+from gpu_batch.backfill.progress import ProgressBar, clock
 
 
 def test_decide_groups_is_decide_for_each_group() -> None:

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from deertrack.cli import build_parser, main
-from deertrack.cli.commands import bench
+from infra.cli import build_parser, main
+from infra.cli.commands import bench
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from deertrack.cli import build_parser
-from deertrack.cli.commands.worker import WORKERS
+from gpu_batch.command import WORKERS, build_parser
 from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +65,7 @@ def worker_parser() -> argparse.ArgumentParser:
 
 
 def torch_pin() -> str:
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["batch"]
     pins = [d for d in dependencies if re.match(r"torch\s*==", d)]
     assert pins, "pyproject.toml pins torch"
     return pins[0].split("==")[1].strip()
@@ -110,9 +109,9 @@ def test_runs_as_a_non_root_user(steps: list[tuple[str, str]]) -> None:
 
 def test_entry_point_is_the_deertrack_worker_command(steps: list[tuple[str, str]]) -> None:
     entrypoint = exec_form(only(steps, "ENTRYPOINT"))
-    assert entrypoint == ["deertrack", "worker"]
+    assert entrypoint == ["deertrack-batch", "worker"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts[entrypoint[0]] == "deertrack.cli:main"
+    assert scripts[entrypoint[0]] == "gpu_batch.command:main"
     parsed = build_parser().parse_args(entrypoint[1:] + exec_form(only(steps, "CMD")))
     assert parsed.command == "worker" and parsed.name == "exports"
 
@@ -152,6 +151,6 @@ def test_every_batch_job_command_is_accepted(steps: list[tuple[str, str]], job: 
 
 def test_the_migrate_task_command_is_accepted() -> None:
     task = load_template()["Resources"]["MigrateTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    assert task["EntryPoint"] == ["deertrack"]
+    assert task["EntryPoint"] == ["deertrack-batch"]
     parsed = build_parser().parse_args(task["Command"])
     assert parsed.command == "migrate"

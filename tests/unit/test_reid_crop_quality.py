@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from deertrack.reid import crop_quality, evaluation
+from deertrack.reid import crop_quality
 from deertrack.reid.bursts import Pending
 from deertrack.reid.crop_quality import NO_GATE, CropGate, CropGeometry, measure, measure_photo
 from deertrack.reid.gallery import empty_gallery
 from deertrack.reid.matching import match_batch
 from deertrack.reid.vectors import normalize
+from gpu_batch.reid import evaluation
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageOps
 
 from deertrack.reid import crops
-from deertrack.reid.embedder import (
+from gpu_batch.reid.embedder import (
     BUILTIN_NAME,
     ModelLoadError,
     builtin_embedder,

@@ -47,7 +47,7 @@ def test_default_thresholds_come_from_the_card(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_shipped_model_is_small_and_loads_with_its_input_size() -> None:
-    from deertrack.reid.embedder import load_embedder
+    from gpu_batch.reid.embedder import load_embedder
 
     card = _card()
     assert model_card.SHIPPED_MODEL.stat().st_size < 5_000_000

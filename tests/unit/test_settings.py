@@ -45,8 +45,8 @@ def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, var
 
 
 def test_cli_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    from deertrack.cli import main
     from deertrack.settings import reset_settings
+    from infra.cli import main
 
     monkeypatch.setenv("JOB_TTL_SECONDS", "never")
     reset_settings()

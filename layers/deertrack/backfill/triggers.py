@@ -1,5 +1,5 @@
 """The queued triggers of a backfill: the nightly schedule and the API job. Both plan a run and put
-its shards on the reid queue; the worker does the rest (gpu_batch/backfill_job.py)."""
+its shards on the reid queue; the worker does the rest (gpu_batch/backfill/job.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from deertrack import db
 from deertrack.auth import SCHEDULE_SERVICE
-from deertrack.backfill import runner, runs
+from deertrack.backfill import enqueue, runs
 from deertrack.backfill.scope import BackfillScope, ScopeFields
 from deertrack.jobs import Job, JobStatus, JobStore, QueuedJobView, new_job_id
 from deertrack.logs import logger
@@ -32,7 +32,7 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
     """
     settings = get_settings()
     fired_at = (event or {}).get("time")
-    with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
+    with db.connection(timeout=enqueue.SOCKET_TIMEOUT_S) as con:
         active = con.run(
             "SELECT id, updated_at > now() - make_interval(hours => :hours) FROM backfill_runs"
             " WHERE trigger = 'schedule' AND status = 'running' ORDER BY started_at DESC",
@@ -44,7 +44,7 @@ def start_scheduled_backfill(event: dict[str, Any] | None = None) -> dict[str, A
                                extra={"run_id": run_id, "scheduled_time": fired_at})
                 return {"skipped": True, "run_id": run_id}
             runs.finish_run(con, run_id, "abandoned", f"no progress for {STALE_AFTER_HOURS} hours")
-        state = runner.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=settings.backfill_shard_size,
+        state = enqueue.enqueue_run(con, BackfillScope(), trigger="schedule", shard_size=settings.backfill_shard_size,
                                    queue_name=settings.reid_queue_name, requested_by=SCHEDULE_SERVICE)
     # the merge job runs with the nightly backfill (it takes the same gallery lock, so never mid-shard)
     from deertrack.messages import MergeJobMessage
@@ -108,8 +108,8 @@ def start_backfill_job(request: BackfillRequest, owner: str, store: JobStore | N
                      total_detections=state.total_detections, owner=owner)
 
     try:
-        with db.connection(timeout=runner.SOCKET_TIMEOUT_S) as con:
-            state = runner.enqueue_run(con, scope, trigger="api", shard_size=settings.backfill_shard_size,
+        with db.connection(timeout=enqueue.SOCKET_TIMEOUT_S) as con:
+            state = enqueue.enqueue_run(con, scope, trigger="api", shard_size=settings.backfill_shard_size,
                                        run_id=job_id, job_id=job_id, queue_name=settings.reid_queue_name,
                                        requested_by=owner,
                                        on_planned=create_job)

@@ -11,3 +11,9 @@ wrappers around these modules.
 - s3_requests: export requests dropped as JSON files in the requests bucket
 - problems: the error body shape
 """
+
+#: The public modules of this package (import them by name; nothing is loaded here).
+__all__ = [
+    "body", "cancellation", "failures", "idempotency", "intake", "responses", "s3_requests", "schemas",
+    "selection", "status", "submission", "validation"
+]

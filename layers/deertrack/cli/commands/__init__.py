@@ -1,1 +1,0 @@
-"""Subcommands of `deertrack`; every module here defines register(subparsers)."""
