@@ -34,10 +34,12 @@ def _aws_service(exc: BaseException) -> str:
 
 def service_down(exc: BaseException) -> str | None:
     """The service `exc` says could not be reached, or None when it is not an outage."""
-    from deertrack.db import DatabaseUnavailable  # db reads the settings; keep this module import-light
+    from deertrack.db import DatabaseUnavailable, connection_lost  # db reads the settings: import late
 
     if isinstance(exc, DatabaseUnavailable | pg8000.native.InterfaceError):
         return POSTGRES
+    if isinstance(exc, pg8000.native.DatabaseError) and connection_lost(exc):
+        return POSTGRES  # the server ended the connection: a restart (57P01), a crash, still starting up
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError | redis.ReadOnlyError):
         return REDIS  # refused, timed out, loading its data after a restart, a replica after a failover
     if isinstance(exc, botocore.exceptions.HTTPClientError | botocore.exceptions.EndpointConnectionError):

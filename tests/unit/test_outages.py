@@ -36,3 +36,19 @@ def test_bugs_are_not_outages() -> None:
     assert service_down(pg8000.native.DatabaseError({"M": "syntax error"})) is None
     assert service_down(redis.ResponseError("WRONGTYPE")) is None
     assert service_down(KeyError("x")) is None
+
+
+def test_the_server_ending_the_connection_is_postgres_down() -> None:
+    # what a fast shutdown (restart), pg_terminate_backend, a crash or a server still starting up sends
+    for code in ("57P01", "57P02", "57P03", "08006"):
+        error = pg8000.native.DatabaseError({"S": "FATAL", "C": code, "M": "terminating connection"})
+        assert service_down(error) == "postgres", code
+
+
+def test_an_sql_error_is_no_lost_connection() -> None:
+    from deertrack.db import connection_lost
+
+    assert not connection_lost(pg8000.native.DatabaseError({"S": "ERROR", "C": "42601", "M": "syntax error"}))
+    assert not connection_lost(pg8000.native.DatabaseError("no fields"))
+    assert connection_lost(pg8000.native.InterfaceError("network error"))
+    assert connection_lost(pg8000.native.DatabaseError({"S": "FATAL", "C": "57P01", "M": "admin shutdown"}))
