@@ -39,7 +39,7 @@ from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
-from deertrack.queues import Received, change_visibility, delete
+from deertrack.queues import Received, change_visibility, delete, message_gone, resend
 from deertrack.settings import get_settings
 from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
@@ -54,6 +54,8 @@ RETRY_BACKOFF_SECONDS = 30
 #: A stale job is reaped this long after the visibility timeout, so a redelivery can reclaim it first.
 REAPER_GRACE_SECONDS = 120
 REAP_EVERY_SECONDS = 60
+#: How often a retry that SQS could not take is tried again.
+RETRY_SCHEDULE_POLL_SECONDS = 2.0
 
 
 def export_key(job_id: str, filename: str) -> str:
@@ -86,7 +88,13 @@ class ExportWorker:
         with keep_visible(self.queue_name, message, export_failures.exports_queue_policy().visibility_timeout):
             outcome = self._process(message)
         if outcome.consume:
-            delete(self.queue_name, message.receipt_handle)
+            try:
+                delete(self.queue_name, message.receipt_handle)
+            except Exception as exc:
+                if not message_gone(exc):
+                    raise
+                logger.info("the exports queue no longer held the message; nothing to delete",
+                            extra={"job_id": outcome.job_id, "message_id": message.message_id})
         else:
             self._delay_retry(message, outcome)
         logger.info("export message handled", extra={"job_id": outcome.job_id, "outcome": outcome.status,
@@ -210,14 +218,38 @@ class ExportWorker:
         return job
 
     def _delay_retry(self, message: Received, outcome: Outcome) -> None:
+        """Make the message visible again after the backoff. When SQS no longer holds it (the emulator
+        restarted empty), send it again: a failed attempt must never end the job's only message. SQS being
+        unreachable is tried again for up to a visibility timeout (afterwards the message, if SQS kept it,
+        comes back by itself)."""
         if outcome.status != "retry":
             return
         try:
             timeout = export_failures.exports_queue_policy().visibility_timeout
-            delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
-            change_visibility(self.queue_name, message.receipt_handle, delay)
-        except Exception as exc:  # noqa: BLE001 - then the queue's own visibility timeout applies
-            logger.warning("cannot schedule the export retry", extra={"error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - SQS down: the queue's own visibility timeout applies
+            logger.warning("cannot schedule the export retry", extra={"job_id": outcome.job_id, "error": str(exc)})
+            return
+        delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                try:
+                    change_visibility(self.queue_name, message.receipt_handle, delay)
+                    return
+                except Exception as exc:
+                    if not message_gone(exc):
+                        raise
+                resend(self.queue_name, message.body, delay)
+                logger.warning("the exports queue no longer held the message; sent it again",
+                               extra={"job_id": outcome.job_id, "message_id": message.message_id,
+                                      "delay_s": delay})
+                return
+            except Exception as exc:  # noqa: BLE001 - SQS unreachable (or the queue not there yet): try again
+                if time.monotonic() >= deadline:
+                    logger.warning("cannot schedule the export retry", extra={"job_id": outcome.job_id,
+                                                                                "error": str(exc)})
+                    return
+                time.sleep(RETRY_SCHEDULE_POLL_SECONDS)
 
     # ------------------------------------------------------------------ reaper
     def reap(self, now: datetime | None = None, stale_after: timedelta | None = None) -> list[str]:
