@@ -142,11 +142,22 @@ BROKEN = (pg8000.native.InterfaceError, OSError)
 LOST_SQLSTATES = ("57P01", "57P02", "57P03")
 
 
+def _raised_in_pg8000(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "pg8000" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def connection_lost(exc: BaseException) -> bool:
     """Whether `exc` means the connection to PostgreSQL is gone (the socket, or the server ending it),
     as opposed to an SQL error on a connection that still works."""
-    if isinstance(exc, (*BROKEN, DatabaseUnavailable)):
+    if isinstance(exc, pg8000.native.InterfaceError | DatabaseUnavailable):
         return True
+    if isinstance(exc, OSError):  # pg8000 lets socket errors through as they are: only its own count
+        return _raised_in_pg8000(exc)
     if isinstance(exc, pg8000.native.DatabaseError):
         fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
         code = str(fields.get("C", ""))

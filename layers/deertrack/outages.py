@@ -38,8 +38,8 @@ def service_down(exc: BaseException) -> str | None:
 
     if isinstance(exc, DatabaseUnavailable | pg8000.native.InterfaceError):
         return POSTGRES
-    if isinstance(exc, pg8000.native.DatabaseError) and connection_lost(exc):
-        return POSTGRES  # the server ended the connection: a restart (57P01), a crash, still starting up
+    if connection_lost(exc):  # the server ended the connection (a restart: 57P01), or its socket broke under pg8000
+        return POSTGRES
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError | redis.ReadOnlyError):
         return REDIS  # refused, timed out, loading its data after a restart, a replica after a failover
     if isinstance(exc, botocore.exceptions.HTTPClientError | botocore.exceptions.EndpointConnectionError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pg8000.native
+import pytest
 import redis
 
 from deertrack.db import DatabaseUnavailable
@@ -52,3 +53,17 @@ def test_an_sql_error_is_no_lost_connection() -> None:
     assert not connection_lost(pg8000.native.DatabaseError("no fields"))
     assert connection_lost(pg8000.native.InterfaceError("network error"))
     assert connection_lost(pg8000.native.DatabaseError({"S": "FATAL", "C": "57P01", "M": "admin shutdown"}))
+
+
+def test_a_socket_error_is_postgres_down_only_when_pg8000_raised_it() -> None:
+    from deertrack.db import connection_lost
+
+    def in_pg8000() -> None:
+        code = compile("raise ConnectionResetError(104, 'Connection reset by peer')", "/x/pg8000/core.py", "exec")
+        exec(code)  # noqa: S102 - a frame whose file is pg8000's, as when its socket read fails
+
+    with pytest.raises(ConnectionResetError) as raised:
+        in_pg8000()
+    assert connection_lost(raised.value) and service_down(raised.value) == "postgres"
+    elsewhere = ConnectionResetError(104, "Connection reset by peer")
+    assert not connection_lost(elsewhere) and service_down(elsewhere) is None
