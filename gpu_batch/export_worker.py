@@ -54,8 +54,9 @@ RETRY_BACKOFF_SECONDS = 30
 #: A stale job is reaped this long after the visibility timeout, so a redelivery can reclaim it first.
 REAPER_GRACE_SECONDS = 120
 REAP_EVERY_SECONDS = 60
-#: How often a retry that SQS could not take is tried again.
+#: How often, and for how long, a retry that SQS could not take is tried again.
 RETRY_SCHEDULE_POLL_SECONDS = 2.0
+RETRY_SCHEDULE_PATIENCE_SECONDS = 600
 
 
 def export_key(job_id: str, filename: str) -> str:
@@ -219,24 +220,22 @@ class ExportWorker:
 
     def _delay_retry(self, message: Received, outcome: Outcome) -> None:
         """Make the message visible again after the backoff. When SQS no longer holds it (the emulator
-        restarted empty), send it again: a failed attempt must never end the job's only message. SQS being
-        unreachable is tried again for up to a visibility timeout (afterwards the message, if SQS kept it,
-        comes back by itself)."""
+        restarted empty), send it again: a failed attempt must never end the job's only message. While SQS
+        cannot be reached at all, keep trying (up to RETRY_SCHEDULE_PATIENCE_SECONDS): there is nothing
+        else this worker could receive meanwhile."""
         if outcome.status != "retry":
             return
-        try:
-            timeout = export_failures.exports_queue_policy().visibility_timeout
-        except Exception as exc:  # noqa: BLE001 - SQS down: the queue's own visibility timeout applies
-            logger.warning("cannot schedule the export retry", extra={"job_id": outcome.job_id, "error": str(exc)})
-            return
-        delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
-        deadline = time.monotonic() + timeout
+        from botocore.exceptions import ClientError
+
+        deadline = time.monotonic() + RETRY_SCHEDULE_PATIENCE_SECONDS
         while True:
             try:
+                timeout = export_failures.exports_queue_policy().visibility_timeout
+                delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
                 try:
                     change_visibility(self.queue_name, message.receipt_handle, delay)
                     return
-                except Exception as exc:
+                except ClientError as exc:
                     if not message_gone(exc):
                         raise
                 resend(self.queue_name, message.body, delay)
@@ -244,12 +243,19 @@ class ExportWorker:
                                extra={"job_id": outcome.job_id, "message_id": message.message_id,
                                       "delay_s": delay})
                 return
-            except Exception as exc:  # noqa: BLE001 - SQS unreachable (or the queue not there yet): try again
-                if time.monotonic() >= deadline:
-                    logger.warning("cannot schedule the export retry", extra={"job_id": outcome.job_id,
-                                                                                "error": str(exc)})
+            except ClientError as exc:
+                if not message_gone(exc):  # SQS answers about the message (e.g. visible again): it has it
+                    logger.warning("cannot schedule the export retry; the queue's own timeout applies",
+                                   extra={"job_id": outcome.job_id, "error": str(exc)})
                     return
-                time.sleep(RETRY_SCHEDULE_POLL_SECONDS)
+                error = str(exc)  # the queue is not there yet (the emulator is being provisioned)
+            except Exception as exc:  # noqa: BLE001 - SQS unreachable: try again
+                error = str(exc)
+            if time.monotonic() >= deadline:
+                logger.error("cannot schedule the export retry; SQS stayed unreachable",
+                             extra={"job_id": outcome.job_id, "error": error})
+                return
+            time.sleep(RETRY_SCHEDULE_POLL_SECONDS)
 
     # ------------------------------------------------------------------ reaper
     def reap(self, now: datetime | None = None, stale_after: timedelta | None = None) -> list[str]:

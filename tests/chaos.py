@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from deertrack.jobs import Job, JobStatus, JobStore
 from tests.export_data import export_objects
@@ -31,11 +32,18 @@ def wait_until(predicate: Callable[[], object], timeout: float, every: float = 0
     return False
 
 
-def worker(kind: str) -> subprocess.Popen[bytes]:
-    """`python -m gpu_batch.<kind>_worker` (exports or reid) on this test's environment, 1 s long polls."""
+def worker(kind: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`python -m gpu_batch.<kind>_worker` (exports or reid) on this test's environment, 1 s long polls; its
+    output (JSON log lines) goes to `log` when given."""
     module = {"exports": "gpu_batch.export_worker", "reid": "gpu_batch.reid_worker"}[kind]
-    return subprocess.Popen([sys.executable, "-m", module, "--wait-seconds", "1"], env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
+    env = {**os.environ, "LOG_LEVEL": "INFO"} if log is not None else os.environ.copy()
+    return subprocess.Popen([sys.executable, "-m", module, "--wait-seconds", "1"], env=env,
+                            stdout=output, stderr=subprocess.STDOUT)
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
 
 def stop(*processes: subprocess.Popen[bytes] | None) -> None:

@@ -26,7 +26,7 @@ from deertrack.queues import queue_url
 from deertrack.settings import get_settings
 from infra.resources import provision
 from infra.service_watch import ServiceWatch, Watched
-from tests.chaos import ZIP, check_outputs, ended, running, stop, wait_until, worker
+from tests.chaos import ZIP, check_outputs, ended, log_tail, running, stop, wait_until, worker
 from tests.export_data import build, enqueue
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ def _messages(queue_name: str) -> int:
     return sum(int(v) for v in attributes.values())
 
 
-def test_an_export_ends_when_its_emulator_restarts_empty(stack) -> None:
+def test_an_export_ends_when_its_emulator_restarts_empty(stack, tmp_path) -> None:
     settings = get_settings()
     emulator = stack.emulator
     with db.connection() as con:
@@ -63,7 +63,8 @@ def test_an_export_ends_when_its_emulator_restarts_empty(stack) -> None:
     watched = Watched("AWS emulator", emulator.url, emulator.alive, emulator.restart,
                       provision=lambda: provision(settings.stage, eventbridge=False))
     watch = ServiceWatch([watched], interval=0.5).start()
-    export_worker = worker("exports")
+    log = tmp_path / "export-worker.log"
+    export_worker = worker("exports", log)
     try:
         assert wait_until(lambda: running(store, job_id), 120), "the worker never got going"
         at = store.get(job_id).progress.percent
@@ -71,7 +72,7 @@ def test_an_export_ends_when_its_emulator_restarts_empty(stack) -> None:
         crashed = time.monotonic()
         assert wait_until(lambda: watched.restarts == 1, 120), watched.events
         back = time.monotonic()
-        assert wait_until(lambda: ended(store, job_id), 120, every=0.2), store.get(job_id)
+        assert wait_until(lambda: ended(store, job_id), 120, every=0.2), (store.get(job_id), log_tail(log))
         ended_after = time.monotonic() - crashed
         [job] = check_outputs(store, [job_id])
         assert wait_until(lambda: _messages(settings.exports_queue_name) == 0, 60), "its message was left behind"
