@@ -18,7 +18,8 @@ For one message (`process_message`):
 Failures: a problem retrying cannot fix (ExportFailed: deer deleted, nothing selected any more, a
 stored request that no longer parses) fails the job with that reason and consumes the message.
 Anything else (database or S3 down, a bug) is recorded as the attempt's error and the message is
-left to the queue, which redelivers it after a backoff; on the last attempt (maxReceiveCount) the job
+left to the queue, which redelivers it after a backoff (a message the queue lost meanwhile, as when the
+emulator restarted empty, is sent again); on the last attempt (maxReceiveCount) the job
 is failed "gave up after N attempts: <error>" and the queue moves the message to the dead-letter
 queue. A job whose worker died silently is failed by the reaper once its heartbeat is older than
 the queue's visibility timeout (plus a grace for the redelivery to claim it first).

@@ -1,7 +1,8 @@
 """Redis and PostgreSQL for the local stack: probe the configured ones, or run throwaway servers.
 
 Throwaway servers live under the git-ignored `.local/` folder, listen on free loopback ports, and are
-stopped with the stack. PostgreSQL keeps its data directory between runs (demo data survives a
+stopped with the stack; `restart()` brings one back on the same port (the stack's service watch does,
+when one dies). PostgreSQL keeps its data directory between runs (demo data survives a
 restart; `rm -rf .local` starts over); Redis keeps nothing. A server left behind by a stack that was
 killed hard is found through its pid file and stopped before a new one starts.
 """

@@ -24,7 +24,7 @@ from deertrack.jobs import JobStore
 from deertrack.messages import ReidBatchMessage
 from deertrack.queues import queue_url, send
 from deertrack.settings import get_settings
-from tests.chaos import CAMTRAP_DP, ZIP, check_outputs, ended, running, stop, wait_until, worker
+from tests.chaos import CAMTRAP_DP, ZIP, check_outputs, ended, log_tail, running, stop, wait_until, worker
 from tests.export_data import build, enqueue
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +46,7 @@ def _open(ids: list[int]) -> int:
                        "AND reid_status = 'pending'", ids=ids)[0][0]
 
 
-def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_redis) -> None:
+def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_redis, tmp_path) -> None:
     settings = get_settings()
     with db.connection() as con:
         data = build(con, detections=DETECTIONS, days=150, upload_images=True, images_bucket=settings.images_bucket)
@@ -54,7 +54,8 @@ def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_
     store = JobStore()
     zip_job = enqueue("zip", ZIP, total=DETECTIONS)
     send(settings.reid_queue_name, ReidBatchMessage(batch_id=f"chaos-{uuid.uuid4().hex[:8]}", detection_ids=pending))
-    workers = [worker("exports"), worker("reid")]
+    reid_log = tmp_path / "reid-worker.log"
+    workers = [worker("exports"), worker("reid", reid_log)]
     try:
         assert wait_until(lambda: running(store, zip_job) and _in_flight(settings.reid_queue_name) == 1
                           and _open(pending) == len(pending), 120), "the workers never got going"
@@ -71,12 +72,16 @@ def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_
             [store.get(j) for j in jobs], _open(pending))
         recovered = time.monotonic() - up
         finished = check_outputs(store, jobs)
+        reid_lines = reid_log.read_text(errors="replace")
+        left = reid_lines.count("message not handled; the queue will redeliver it")
         print(f"\nPostgreSQL down {up - down:.1f} s (fast shutdown, start on the same port) mid-ZIP and mid-re-ID; "
               f"every job ended {recovered:.1f} s after it was back: "
               + ", ".join(f"{j.type} {j.status.value} (attempt {j.attempts})" for j in finished)
-              + f", re-ID batch of {len(pending)} detections done"
+              + f", re-ID batch of {len(pending)} detections done (attempt {left + 1})"
               + ("" if noticed else " (the Camtrap DP attempt did not meet the outage)"))
         assert noticed, "the Camtrap DP attempt never met the outage"
+        assert left >= 1, f"the re-ID batch never met the outage:\n{log_tail(reid_log)}"  # and was not consumed
+        assert reid_lines.count("re-ID message done") == 1
     finally:
         stop(*workers)
     with db.connection() as con:
