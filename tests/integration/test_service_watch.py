@@ -17,8 +17,9 @@ import pytest
 
 from infra.service_watch import ServiceWatch, Watched
 from infra.services import ThrowawayRedis, find_binary, postgres_binaries, redis_problem
-from tests.integration.test_stack import (
+from tests.integration.test_stack import (  # noqa: F401 - fresh_database is a fixture
     descendants,
+    fresh_database,
     kill_leftovers,
     output,
     start_up,
@@ -38,6 +39,11 @@ def _pid_of(root: int, *words: str) -> int:
     found = [pid for pid, (_, cmd) in descendants(root).items() if all(w in cmd for w in words)]
     assert found, f"no process with {words} below {root}"
     return min(found)  # a server's first process is its leader (the postmaster before its backends)
+
+
+def _log(tmp_path: Path) -> str:
+    """All that `deertrack up` wrote (output() keeps only the ends)."""
+    return "".join((tmp_path / name).read_text(errors="replace") for name in ("up.out", "up.err"))
 
 
 def _until(predicate, timeout: float) -> bool:  # noqa: ANN001 - a callable
@@ -76,8 +82,8 @@ def test_up_restarts_its_throwaway_redis_and_postgres_when_they_die(tmp_path: Pa
         ):
             pid = _pid_of(process.pid, *words)
             os.kill(pid, signal.SIGKILL)
-            assert _until(lambda line=line: line in output(tmp_path), 60), f"{name}:\n{output(tmp_path)}"
-            assert f"the throwaway {name} died; restarting it on the same port" in output(tmp_path)
+            assert _until(lambda line=line: line in _log(tmp_path), 60), f"{name}:\n{output(tmp_path)}"
+            assert f"the throwaway {name} died; restarting it on the same port" in _log(tmp_path)
             assert _pid_of(process.pid, *words) != pid  # a new server
             assert _until(lambda: _health(health) == 200, 30), f"the API does not answer after {name} came back"
         assert process.poll() is None  # the stack went on
@@ -107,3 +113,22 @@ def test_a_server_the_stack_did_not_start_is_reported_never_restarted(tmp_path: 
         assert watched.events[-1] == "the configured Redis answers again"
     finally:
         external.stop()
+
+
+def test_up_restarts_its_embedded_localstack_empty_and_provisions_it_again(
+        fresh_database: str, tmp_path: Path) -> None:  # noqa: F811 - the fixture imported above
+    env = up_environment(DATABASE_URL=fresh_database)
+    health = f"http://127.0.0.1:{env['API_PORT']}/api/health"
+    process = start_up(env, tmp_path, "--state-dir", str(tmp_path / "state"), "--emulator", "localstack")
+    try:
+        wait_healthy(process, health, tmp_path)
+        launcher = _pid_of(process.pid, "infra/localstack/launch.py")
+        os.killpg(launcher, signal.SIGKILL)  # LocalStack and everything under it, its state with it
+        line = "the throwaway AWS emulator was restarted"
+        assert _until(lambda: line in _log(tmp_path), 120), output(tmp_path)
+        assert "the throwaway AWS emulator died; restarting it on the same port" in _log(tmp_path)
+        # health checks every queue and bucket of template.yaml: they were made again
+        assert _until(lambda: _health(health) == 200, 30), "the API does not answer after LocalStack came back"
+        stop_and_check(process, tmp_path)
+    finally:
+        kill_leftovers(process)
