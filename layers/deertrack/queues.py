@@ -79,7 +79,15 @@ def message_gone(exc: BaseException) -> bool:
     """Whether `exc` says the received message (or its whole queue) no longer exists."""
     from botocore.exceptions import ClientError
 
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in GONE_CODES
+    if not isinstance(exc, ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    if error.get("Code") in GONE_CODES:
+        return True
+    # AWS and LocalStack: "Value … for parameter ReceiptHandle is invalid. Reason: Message does not exist or is
+    # not available for visibility timeout change." (also said of a handle that expired: sending the message
+    # again then makes a duplicate, which every consumer tolerates; losing it would lose the job)
+    return error.get("Code") == "InvalidParameterValue" and "ReceiptHandle" in str(error.get("Message", ""))
 
 
 def resend(queue_name: str, body: str, delay_seconds: int = 0) -> str:
