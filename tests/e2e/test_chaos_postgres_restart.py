@@ -57,8 +57,9 @@ def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_
     reid_log = tmp_path / "reid-worker.log"
     workers = [worker("exports"), worker("reid", reid_log)]
     try:
-        assert wait_until(lambda: running(store, zip_job) and _in_flight(settings.reid_queue_name) == 1
-                          and _open(pending) == len(pending), 120), "the workers never got going"
+        assert wait_until(lambda: _in_flight(settings.reid_queue_name) == 1, 120), "the re-ID worker never got going"
+        assert wait_until(lambda: running(store, zip_job), 120), "the export worker never got going"
+        assert _open(pending) == len(pending), "the re-ID batch was done before the restart"
         workers.append(worker("exports"))  # idle, for the Camtrap DP job sent while the server is down
         time.sleep(3)  # it is polling
         throwaway_postgres.stop()  # SIGINT to the postmaster: PostgreSQL's fast shutdown
