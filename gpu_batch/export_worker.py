@@ -18,7 +18,8 @@ For one message (`process_message`):
 Failures: a problem retrying cannot fix (ExportFailed: deer deleted, nothing selected any more, a
 stored request that no longer parses) fails the job with that reason and consumes the message.
 Anything else (database or S3 down, a bug) is recorded as the attempt's error and the message is
-left to the queue, which redelivers it after a backoff; on the last attempt (maxReceiveCount) the job
+left to the queue, which redelivers it after a backoff (a message the queue lost meanwhile, as when the
+emulator restarted empty, is sent again); on the last attempt (maxReceiveCount) the job
 is failed "gave up after N attempts: <error>" and the queue moves the message to the dead-letter
 queue. A job whose worker died silently is failed by the reaper once its heartbeat is older than
 the queue's visibility timeout (plus a grace for the redelivery to claim it first).
@@ -39,7 +40,7 @@ from deertrack.exports.schemas import EXPORT_TYPES
 from deertrack.jobs import InvalidTransition, Job, JobNotFound, JobStatus, JobStore, Progress
 from deertrack.logs import logger
 from deertrack.messages import ExportJobMessage
-from deertrack.queues import Received, change_visibility, delete
+from deertrack.queues import Received, change_visibility, delete, message_gone, resend
 from deertrack.settings import get_settings
 from deertrack.storage import delete_prefix, upload_stream
 from gpu_batch.export_renderers import render_export
@@ -54,6 +55,9 @@ RETRY_BACKOFF_SECONDS = 30
 #: A stale job is reaped this long after the visibility timeout, so a redelivery can reclaim it first.
 REAPER_GRACE_SECONDS = 120
 REAP_EVERY_SECONDS = 60
+#: How often, and for how long, a retry that SQS could not take is tried again.
+RETRY_SCHEDULE_POLL_SECONDS = 2.0
+RETRY_SCHEDULE_PATIENCE_SECONDS = 600
 
 
 def export_key(job_id: str, filename: str) -> str:
@@ -86,7 +90,13 @@ class ExportWorker:
         with keep_visible(self.queue_name, message, export_failures.exports_queue_policy().visibility_timeout):
             outcome = self._process(message)
         if outcome.consume:
-            delete(self.queue_name, message.receipt_handle)
+            try:
+                delete(self.queue_name, message.receipt_handle)
+            except Exception as exc:
+                if not message_gone(exc):
+                    raise
+                logger.info("the exports queue no longer held the message; nothing to delete",
+                            extra={"job_id": outcome.job_id, "message_id": message.message_id})
         else:
             self._delay_retry(message, outcome)
         logger.info("export message handled", extra={"job_id": outcome.job_id, "outcome": outcome.status,
@@ -210,14 +220,43 @@ class ExportWorker:
         return job
 
     def _delay_retry(self, message: Received, outcome: Outcome) -> None:
+        """Make the message visible again after the backoff. When SQS no longer holds it (the emulator
+        restarted empty), send it again: a failed attempt must never end the job's only message. While SQS
+        cannot be reached at all, keep trying (up to RETRY_SCHEDULE_PATIENCE_SECONDS): there is nothing
+        else this worker could receive meanwhile."""
         if outcome.status != "retry":
             return
-        try:
-            timeout = export_failures.exports_queue_policy().visibility_timeout
-            delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
-            change_visibility(self.queue_name, message.receipt_handle, delay)
-        except Exception as exc:  # noqa: BLE001 - then the queue's own visibility timeout applies
-            logger.warning("cannot schedule the export retry", extra={"error": str(exc)})
+        from botocore.exceptions import ClientError
+
+        deadline = time.monotonic() + RETRY_SCHEDULE_PATIENCE_SECONDS
+        while True:
+            try:
+                timeout = export_failures.exports_queue_policy().visibility_timeout
+                delay = min(self.retry_backoff_seconds * 2 ** max(message.receive_count - 1, 0), timeout)
+                try:
+                    change_visibility(self.queue_name, message.receipt_handle, delay)
+                    return
+                except ClientError as exc:
+                    if not message_gone(exc):
+                        raise
+                resend(self.queue_name, message.body, delay)
+                logger.warning("the exports queue no longer held the message; sent it again",
+                               extra={"job_id": outcome.job_id, "message_id": message.message_id,
+                                      "delay_s": delay})
+                return
+            except ClientError as exc:
+                if not message_gone(exc):  # SQS answers about the message (e.g. visible again): it has it
+                    logger.warning("cannot schedule the export retry; the queue's own timeout applies",
+                                   extra={"job_id": outcome.job_id, "error": str(exc)})
+                    return
+                error = str(exc)  # the queue is not there yet (the emulator is being provisioned)
+            except Exception as exc:  # noqa: BLE001 - SQS unreachable: try again
+                error = str(exc)
+            if time.monotonic() >= deadline:
+                logger.error("cannot schedule the export retry; SQS stayed unreachable",
+                             extra={"job_id": outcome.job_id, "error": error})
+                return
+            time.sleep(RETRY_SCHEDULE_POLL_SECONDS)
 
     # ------------------------------------------------------------------ reaper
     def reap(self, now: datetime | None = None, stale_after: timedelta | None = None) -> list[str]:

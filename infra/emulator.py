@@ -6,6 +6,7 @@ benchmark use either through the Emulator protocol.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.request
 from importlib.metadata import version
@@ -27,6 +28,12 @@ class Emulator(Protocol):
 
     def reset(self) -> None:
         """Forget every resource."""
+
+    def alive(self) -> bool:
+        """Whether it still serves."""
+
+    def restart(self) -> Emulator:
+        """Serve again on the same port (LocalStack comes back empty; moto keeps this process's state)."""
 
     def stop(self) -> None: ...
 
@@ -51,6 +58,21 @@ class EmbeddedEmulator:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         self._server.start()
         return self
+
+    def alive(self) -> bool:
+        """Whether it answers HTTP on its port."""
+        try:
+            urllib.request.urlopen(f"{self.url}/moto-api/config", timeout=2).close()
+        except OSError:
+            return False
+        return True
+
+    def restart(self) -> EmbeddedEmulator:
+        """A new server on the same port (whatever became of the old one)."""
+        with contextlib.suppress(Exception):  # already stopped, or its thread died
+            self._server.stop()
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        return self.start()
 
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""

@@ -62,3 +62,16 @@ def create_resources(decl: Declarations | None = None) -> dict[str, str]:
         created[bucket.logical_id] = bucket.name
     logger.info("aws resources ready", extra={"resources": created})
     return created
+
+
+def provision(stage: str, eventbridge: bool) -> list[Any]:
+    """Everything the stack creates in its emulator: the resources above and, when EventBridge fires the
+    schedules (LocalStack), their rules. At start, and again after the emulator restarted empty.
+    Returns the rules (infra/eventbridge.py ScheduleRule) created."""
+    decl = declarations(stage)
+    create_resources(decl)
+    if not eventbridge:
+        return []
+    from infra.eventbridge import create_schedule_rules
+
+    return list(create_schedule_rules(decl))

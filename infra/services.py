@@ -1,7 +1,8 @@
 """Redis and PostgreSQL for the local stack: probe the configured ones, or run throwaway servers.
 
 Throwaway servers live under the git-ignored `.local/` folder, listen on free loopback ports, and are
-stopped with the stack. PostgreSQL keeps its data directory between runs (demo data survives a
+stopped with the stack; `restart()` brings one back on the same port (the stack's service watch does,
+when one dies). PostgreSQL keeps its data directory between runs (demo data survives a
 restart; `rm -rf .local` starts over); Redis keeps nothing. A server left behind by a stack that was
 killed hard is found through its pid file and stopped before a new one starts.
 """
@@ -174,7 +175,7 @@ class ThrowawayRedis:
     def start(self, cancelled: threading.Event | None = None) -> ThrowawayRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         stop_stale(self.pid_file, "redis-server", signal.SIGTERM, self.directory)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps the port its clients know
         argv = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
         with self.log.open("ab") as output:
@@ -184,6 +185,14 @@ class ThrowawayRedis:
                     20, cancelled)
         logger.info("throwaway Redis started", extra={"url": self.url, "pid": self.process.pid})
         return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, cancelled: threading.Event | None = None) -> ThrowawayRedis:
+        """Start again on the same port (empty: nothing is persisted)."""
+        self.stop()
+        return self.start(cancelled)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -302,7 +311,7 @@ class ThrowawayPostgres:
         self.sockets.mkdir(parents=True, exist_ok=True)
         self.log.touch()
         self._own(self.directory)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps the port its clients know
         argv = [str(self.postgres), "-D", str(self.data), "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -322,6 +331,14 @@ class ThrowawayPostgres:
         except db.DatabaseUnavailable:
             return False
         return True
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, cancelled: threading.Event | None = None) -> ThrowawayPostgres:
+        """Fast shutdown (if it still runs), then start again on the same port and data directory."""
+        self.stop()
+        return self.start(cancelled)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -6,6 +6,9 @@ LocalStack cannot start), migrations, the AWS resources declared in template.yam
 with the schedules as EventBridge rules), the local user pool (signing key + JWKS, unless AUTH_JWKS_URL
 names one), the HTTP API, the event pump, the batch workers, then demo data in the background.
 Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
+While it runs, a crashed worker is restarted, and so is a throwaway Redis, PostgreSQL or embedded
+emulator that dies (on the same port; the emulator's resources are created again); a configured one
+that stops answering is reported, not restarted (service_watch.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from deertrack.caches import reset_caches
 from deertrack.logs import logger
@@ -101,7 +105,8 @@ class LocalStack:
         self._stopping = False
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._explicit = {name: name in os.environ for name in ("REDIS_URL", "DATABASE_URL")}
-        self._throwaway: list[tuple[str, object]] = []
+        #: The servers this stack started (Redis, PostgreSQL, AWS emulator): restarted when they die.
+        self._throwaway: dict[str, Any] = {}
         #: Which emulator answers AWS calls ("localstack", "moto", or what AWS_ENDPOINT_URL turned out to be).
         self.emulator_name: str | None = None
 
@@ -143,7 +148,7 @@ class LocalStack:
             self._check()
             raise StackError(f"Redis: {exc}") from exc
         self._on_stop("throwaway Redis", server.stop)
-        self._throwaway.append(("Redis", server))
+        self._throwaway["Redis"] = server
         os.environ["REDIS_URL"] = server.url
         self.state.endpoints["Redis"] = Endpoint(server.url, f"throwaway, {server.directory}")
 
@@ -181,7 +186,7 @@ class LocalStack:
             self._check()
             raise StackError(f"PostgreSQL: {exc}") from exc
         self._on_stop("throwaway PostgreSQL", server.stop)
-        self._throwaway.append(("PostgreSQL", server))
+        self._throwaway["PostgreSQL"] = server
         os.environ["DATABASE_URL"] = server.database_url(settings.database_url)
         os.environ["DATABASE_ADMIN_URL"] = server.admin_url
         self.state.endpoints["PostgreSQL"] = Endpoint(os.environ["DATABASE_URL"], f"throwaway, {server.directory}")
@@ -236,7 +241,7 @@ class LocalStack:
         emulator = EmbeddedLocalStack(self.options.state_dir, port=self._emulator_port("localstack") or None)
         emulator.start(self._stop)
         self._on_stop("LocalStack", emulator.stop)
-        self._throwaway.append(("LocalStack", emulator))
+        self._throwaway["AWS emulator"] = emulator
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
         self.emulator_name = "localstack"
         self.state.endpoints["AWS emulator"] = Endpoint(
@@ -247,6 +252,7 @@ class LocalStack:
 
         emulator = EmbeddedEmulator(port=self._emulator_port("moto") or None).start()
         self._on_stop("AWS emulator", emulator.stop)
+        self._throwaway["AWS emulator"] = emulator
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
         self.emulator_name = "moto"
         self.state.endpoints["AWS emulator"] = Endpoint(emulator.url, "embedded moto")
@@ -326,8 +332,6 @@ class LocalStack:
         """Bring everything up; on any failure raise StackError (the caller runs stop())."""
         from deertrack.db import DatabaseAddress
         from infra.cli.commands.migrate import migrate_database
-        from infra.resources import create_resources
-        from infra.template import declarations
 
         settings = get_settings()
         if not port_free(settings.api_host, settings.api_port):  # before anything is started
@@ -351,13 +355,9 @@ class LocalStack:
             address = DatabaseAddress.parse(settings.database_url)
             raise StackError(f"migrations on {address.host}:{address.port}/{address.database} failed: {exc}") from exc
         self._check()
-        create_resources(declarations(settings.stage))
-        if self._schedules == "eventbridge":
-            from infra.eventbridge import create_schedule_rules
-
-            for rule in create_schedule_rules(declarations(settings.stage)):
-                self.state.notes.append(f"EventBridge rule {rule.name} ({rule.expression}) -> SQS "
-                                        f"{rule.target_queue} -> {rule.handler}")
+        for rule in self._provision():
+            self.state.notes.append(f"EventBridge rule {rule.name} ({rule.expression}) -> SQS "
+                                    f"{rule.target_queue} -> {rule.handler}")
         self._check()
         self._sign_in(settings)
         settings = get_settings()
@@ -366,6 +366,36 @@ class LocalStack:
         self._check()
         self._workers()
         self._demo()
+        self._watch()
+
+    def _provision(self) -> list[Any]:
+        """The emulator's resources and schedule rules (infra/resources.py): at start, and after it restarted."""
+        from infra.resources import provision
+
+        return provision(get_settings().stage, eventbridge=self._schedules == "eventbridge")
+
+    def _watch(self) -> None:
+        """Restart the servers this stack started when they die; report the configured ones (service_watch.py)."""
+        from infra.service_watch import ServiceWatch, Watched
+        from infra.services import postgres_problem, redis_problem
+
+        settings = get_settings()
+        probes: dict[str, tuple[str, Callable[[], bool]]] = {
+            "Redis": (settings.redis_url, lambda: redis_problem(settings.redis_url) is None),
+            "PostgreSQL": (settings.database_url, lambda: postgres_problem(settings.database_url) is None),
+            "AWS emulator": (settings.aws_endpoint_url or "",
+                             lambda: _http_reachable(settings.aws_endpoint_url or "") is None),
+        }
+        services = []
+        for name, (url, probe) in probes.items():
+            server = self._throwaway.get(name)
+            restart = None if server is None else (lambda server=server: server.restart(self._stop))
+            if server is not None and name == "AWS emulator" and self.emulator_name == "moto":
+                restart = server.restart  # a thread of this process; nothing to cancel
+            services.append(Watched(name, url, server.alive if server is not None else probe, restart,
+                                    provision=self._provision if name == "AWS emulator" else None))
+        watch = ServiceWatch(services).start()
+        self._on_stop("service watch", watch.stop)
 
     def stop(self) -> None:
         self._stopping = True
@@ -429,14 +459,6 @@ class LocalStack:
                           f"export TOKEN={admin[1]}"]
         return "\n".join(lines)
 
-    def _watch_throwaway(self) -> str | None:
-        for name, server in self._throwaway:
-            process = getattr(server, "process", None)
-            if process is not None and process.poll() is not None:
-                return (f"the throwaway {name} exited on its own (code {process.returncode}); see "
-                        f"{getattr(server, 'log', '')}")
-        return None
-
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stopping:
             from infra.processes import kill_all
@@ -458,12 +480,8 @@ class LocalStack:
             except Interrupted:
                 return 0
             print(self.banner(), flush=True)
-            while not self._stop.wait(0.5):
-                problem = self._watch_throwaway()
-                if problem:
-                    logger.error(problem)
-                    code = 1
-                    break
+            while not self._stop.wait(0.5):  # the service watch keeps Redis, PostgreSQL and the emulator up
+                pass
         finally:
             self.stop()
             for sig, handler in previous.items():

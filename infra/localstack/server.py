@@ -147,6 +147,14 @@ class EmbeddedLocalStack:
                     s3.delete_objects(Bucket=bucket["Name"], Delete={"Objects": keys, "Quiet": True})
             s3.delete_bucket(Bucket=bucket["Name"])
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, cancelled: threading.Event | None = None) -> EmbeddedLocalStack:
+        """Stop what is left of it and start it again on the same port, empty (the run folder is emptied)."""
+        self.stop()
+        return self.start(cancelled)
+
     def stop(self) -> None:
         if self.process is not None:
             stop_group(self.process, signal.SIGTERM, 15)

@@ -136,6 +136,33 @@ _idle: dict[str, list[pg8000.native.Connection]] = {}
 _idle_lock = threading.Lock()
 #: Errors after which a connection is dropped, not kept.
 BROKEN = (pg8000.native.InterfaceError, OSError)
+#: SQLSTATEs the server sends as it ends a connection or refuses one: class 08 (connection exception),
+#: 57P01 admin_shutdown (a fast shutdown, pg_terminate_backend), 57P02 crash_shutdown, 57P03
+#: cannot_connect_now (starting up, shutting down, in recovery).
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
+def _raised_in_pg8000(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "pg8000" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` means the connection to PostgreSQL is gone (the socket, or the server ending it),
+    as opposed to an SQL error on a connection that still works."""
+    if isinstance(exc, pg8000.native.InterfaceError | DatabaseUnavailable):
+        return True
+    if isinstance(exc, OSError):  # pg8000 lets socket errors through as they are: only its own count
+        return _raised_in_pg8000(exc)
+    if isinstance(exc, pg8000.native.DatabaseError):
+        fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        code = str(fields.get("C", ""))
+        return code.startswith("08") or code in LOST_SQLSTATES
+    return False
 
 
 def _take(url: str) -> pg8000.native.Connection | None:
@@ -177,10 +204,13 @@ def reused(url: str | None = None) -> Iterator[pg8000.native.Connection]:
         con = connect(url)
     try:
         yield con
-    except BROKEN as exc:
+    except Exception as exc:
+        if isinstance(exc, DatabaseUnavailable) or not connection_lost(exc):
+            _keep(url, con)  # an SQL error leaves an autocommit connection usable
+            raise
         _close_quietly(con)
         raise DatabaseUnavailable(f"PostgreSQL connection lost: {exc}") from exc
-    except BaseException:  # an SQL error leaves an autocommit connection usable
+    except BaseException:
         _keep(url, con)
         raise
     _keep(url, con)

@@ -34,9 +34,11 @@ def _aws_service(exc: BaseException) -> str:
 
 def service_down(exc: BaseException) -> str | None:
     """The service `exc` says could not be reached, or None when it is not an outage."""
-    from deertrack.db import DatabaseUnavailable  # db reads the settings; keep this module import-light
+    from deertrack.db import DatabaseUnavailable, connection_lost  # db reads the settings: import late
 
     if isinstance(exc, DatabaseUnavailable | pg8000.native.InterfaceError):
+        return POSTGRES
+    if connection_lost(exc):  # the server ended the connection (a restart: 57P01), or its socket broke under pg8000
         return POSTGRES
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError | redis.ReadOnlyError):
         return REDIS  # refused, timed out, loading its data after a restart, a replica after a failover

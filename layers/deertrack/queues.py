@@ -70,6 +70,33 @@ def change_visibility(queue_name: str, receipt_handle: str, seconds: int) -> Non
                                             VisibilityTimeout=seconds)
 
 
+#: What SQS answers about a receipt handle whose message it no longer holds, or a queue it no longer has
+#: (an emulator that restarted empty; a queue deleted and created again).
+GONE_CODES = frozenset({"ReceiptHandleIsInvalid", "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"})
+
+
+def message_gone(exc: BaseException) -> bool:
+    """Whether `exc` says the received message (or its whole queue) no longer exists."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    if error.get("Code") in GONE_CODES:
+        return True
+    # AWS and LocalStack: "Value … for parameter ReceiptHandle is invalid. Reason: Message does not exist or is
+    # not available for visibility timeout change." (also said of a handle that expired: sending the message
+    # again then makes a duplicate, which every consumer tolerates; losing it would lose the job)
+    return error.get("Code") == "InvalidParameterValue" and "ReceiptHandle" in str(error.get("Message", ""))
+
+
+def resend(queue_name: str, body: str, delay_seconds: int = 0) -> str:
+    """Send a received message's body again (the queue lost the original), visible after `delay_seconds`."""
+    response = client("sqs").send_message(QueueUrl=queue_url(queue_name), MessageBody=body,
+                                          DelaySeconds=max(0, min(delay_seconds, 900)))
+    return response["MessageId"]
+
+
 def send(queue_name: str, message: BaseModel, **log_fields: object) -> str:
     body = message.model_dump_json()
     response = client("sqs").send_message(QueueUrl=queue_url(queue_name), MessageBody=body)

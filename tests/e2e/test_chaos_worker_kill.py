@@ -7,10 +7,7 @@ with one file. The recovery time (kill -> completed) is printed:
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,25 +16,10 @@ from deertrack import db
 from deertrack.jobs import JobStatus, JobStore
 from deertrack.queues import queue_policy
 from deertrack.settings import get_settings
+from tests.chaos import ZIP, wait_until, worker
 from tests.export_data import build, enqueue, export_objects
 
 pytestmark = pytest.mark.e2e
-
-ZIP = {"filters": {"start_date": "2023-09-01", "end_date": "2024-01-31"}, "crop_size": 512}
-
-
-def _worker() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gpu_batch.export_worker", "--wait-seconds", "1"],
-                            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait(predicate, timeout: float) -> bool:  # noqa: ANN001 - a callable
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_killed_workers_job_is_finished_by_the_next_worker_within_a_minute(stack) -> None:
@@ -47,18 +29,18 @@ def test_a_killed_workers_job_is_finished_by_the_next_worker_within_a_minute(sta
     visibility = queue_policy(settings.exports_queue_name).visibility_timeout
     store = JobStore()
     job_id = enqueue("zip", ZIP, total=600)
-    first = _worker()
+    first = worker("exports")
     second = None
     try:
-        assert _wait(lambda: (j := store.get(job_id)) is not None and j.status is JobStatus.PROCESSING
+        assert wait_until(lambda: (j := store.get(job_id)) is not None and j.status is JobStatus.PROCESSING
                      and j.progress.processed > 0, 120), "the first worker never got going"
         at = store.get(job_id).progress.percent
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         first.wait(timeout=10)
         assert store.get(job_id).status is JobStatus.PROCESSING  # frozen mid-job
-        second = _worker()
-        assert _wait(lambda: store.get(job_id).status is JobStatus.COMPLETED, visibility + 60)
+        second = worker("exports")
+        assert wait_until(lambda: store.get(job_id).status is JobStatus.COMPLETED, visibility + 60)
         recovered = time.monotonic() - killed
         print(f"\nworker killed at {at}% of the ZIP; the job completed {recovered:.1f} s after the kill "
               f"(visibility timeout {visibility} s)")
@@ -67,7 +49,7 @@ def test_a_killed_workers_job_is_finished_by_the_next_worker_within_a_minute(sta
         assert export_objects(job_id) == [job.s3_key]  # one file, no duplicate
         assert recovered < 60
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.kill()
-                worker.wait()
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()

@@ -349,3 +349,20 @@ def test_a_deleted_or_cancelled_job_leaves_a_tombstone_and_is_never_rebuilt(data
     assert outcomes[deleted].detail == "job deleted" and outcomes[cancelled].detail == "job cancelled"
     assert {o.status for o in outcomes.values()} == {"skipped"}
     assert store.get(deleted) is None and store.get(cancelled) is None and export_objects() == []
+
+
+def test_a_retry_whose_message_the_queue_lost_is_sent_again(stack) -> None:
+    """The emulator restarted empty while the attempt ran: the queue (made again) no longer holds the message."""
+    from infra.resources import create_resources
+    from infra.template import declarations
+
+    job_id = enqueue("zip", {"detection_ids": [1]})
+    message = receive_one()
+    assert message is not None
+    stack.emulator.reset()  # everything gone, as after a restart
+    create_resources(declarations("test"))  # what the stack's service watch does next
+    worker = ExportWorker(retry_backoff_seconds=0)
+    worker._delay_retry(message, export_worker.Outcome("retry", False, job_id, "AWS unreachable"))
+    again = receive_one(wait_seconds=5)
+    assert again is not None and again.body == message.body
+    assert json.loads(again.body)["job_id"] == job_id

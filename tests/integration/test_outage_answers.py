@@ -54,3 +54,53 @@ def test_postgres_lost_mid_request_is_503_with_retry_after(postgres_dies_mid_req
     assert answer.status == 503, (path, answer.status, answer.body)
     assert answer.body["error"] == "service_unavailable" and answer.body["details"][0]["field"] == "postgres"
     assert int(answer.headers["Retry-After"]) > 0
+
+
+#: the routes of every other family that reads or writes PostgreSQL (functions/chalicelib): review, merges,
+#: thumbnails, backfill, and the PATCH / camtrap-dp / pdf siblings of the routes above. Some open their
+#: connection with db.connection() rather than db.reused(), so here every new connection dies.
+MORE_ROUTES = [
+    ("PATCH", "/api/detections/1", {"is_valid": False}),
+    ("GET", "/api/detections/1/crop", None),
+    ("GET", "/api/detections/1/photo", None),
+    ("POST", "/api/reid/backfill", {}),
+    ("GET", "/api/deer/merges", None),
+    ("POST", "/api/deer/2/merge", {"into_deer_id": 1}),
+    ("POST", "/api/deer/merges/1/undo", {}),
+    ("POST", "/api/deer/2/not-same", {"other_deer_id": 1}),
+    ("GET", "/api/review/queue", None),
+    ("POST", "/api/reviews/1/undo", {}),
+    ("POST", "/api/exports/camtrap-dp", {"detection_ids": [1]}),
+    ("POST", "/api/exports/pdf", {"report_type": "deer_profile", "deer_id": 1, "start_date": "2023-09-01",
+                                  "end_date": "2023-10-01"}),
+]
+
+
+@pytest.fixture
+def every_connection_dies(api, monkeypatch):
+    """Every new connection's backend is killed as soon as it is open (nothing kept: each request connects),
+    which a server restarting under the request also does (57P01)."""
+    real = db.connect
+
+    def dying(url=None, timeout=db.DEFAULT_TIMEOUT_S):  # noqa: ANN001, ANN202
+        con = real(url, timeout=timeout)
+        admin = real()
+        try:
+            admin.run("SELECT pg_terminate_backend(:p)", p=con.run("SELECT pg_backend_pid()")[0][0])
+        finally:
+            admin.close()
+        return con
+
+    db.drop_reused()
+    monkeypatch.setattr(db, "connect", dying)
+    monkeypatch.setattr(db, "_take", lambda url: None)  # never hand out a kept one
+    yield api
+    db.drop_reused()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MORE_ROUTES, ids=[f"{m} {p}" for m, p, _ in MORE_ROUTES])
+def test_every_route_family_answers_503_when_postgres_goes_away(every_connection_dies, method, path, body) -> None:
+    answer = call(method, f"{every_connection_dies}{path}", body)
+    assert answer.status == 503, (path, answer.status, answer.body)
+    assert answer.body["error"] == "service_unavailable" and answer.body["details"][0]["field"] == "postgres"
+    assert int(answer.headers["Retry-After"]) > 0

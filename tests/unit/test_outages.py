@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pg8000.native
+import pytest
 import redis
 
 from deertrack.db import DatabaseUnavailable
@@ -36,3 +37,33 @@ def test_bugs_are_not_outages() -> None:
     assert service_down(pg8000.native.DatabaseError({"M": "syntax error"})) is None
     assert service_down(redis.ResponseError("WRONGTYPE")) is None
     assert service_down(KeyError("x")) is None
+
+
+def test_the_server_ending_the_connection_is_postgres_down() -> None:
+    # what a fast shutdown (restart), pg_terminate_backend, a crash or a server still starting up sends
+    for code in ("57P01", "57P02", "57P03", "08006"):
+        error = pg8000.native.DatabaseError({"S": "FATAL", "C": code, "M": "terminating connection"})
+        assert service_down(error) == "postgres", code
+
+
+def test_an_sql_error_is_no_lost_connection() -> None:
+    from deertrack.db import connection_lost
+
+    assert not connection_lost(pg8000.native.DatabaseError({"S": "ERROR", "C": "42601", "M": "syntax error"}))
+    assert not connection_lost(pg8000.native.DatabaseError("no fields"))
+    assert connection_lost(pg8000.native.InterfaceError("network error"))
+    assert connection_lost(pg8000.native.DatabaseError({"S": "FATAL", "C": "57P01", "M": "admin shutdown"}))
+
+
+def test_a_socket_error_is_postgres_down_only_when_pg8000_raised_it() -> None:
+    from deertrack.db import connection_lost
+
+    def in_pg8000() -> None:
+        code = compile("raise ConnectionResetError(104, 'Connection reset by peer')", "/x/pg8000/core.py", "exec")
+        exec(code)  # noqa: S102 - a frame whose file is pg8000's, as when its socket read fails
+
+    with pytest.raises(ConnectionResetError) as raised:
+        in_pg8000()
+    assert connection_lost(raised.value) and service_down(raised.value) == "postgres"
+    elsewhere = ConnectionResetError(104, "Connection reset by peer")
+    assert not connection_lost(elsewhere) and service_down(elsewhere) is None
