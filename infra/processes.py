@@ -7,7 +7,6 @@ backends. `deertrack` children also get PR_SET_PDEATHSIG, so they end if the sta
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -53,29 +52,6 @@ def kill_all() -> int:
 def cli_argv(*args: str) -> list[str]:
     """argv that runs `deertrack ARGS…` with this interpreter (and so this virtualenv)."""
     return [sys.executable, "-c", _CLI_LAUNCHER, *args]
-
-
-def cli_has(*words: str) -> bool:
-    """Whether `deertrack WORDS…` exists, e.g. cli_has("worker", "exports"); False if the CLI cannot load."""
-    try:
-        from infra.cli import build_parser
-
-        parser = build_parser()
-    except Exception as exc:
-        logger.warning("the deertrack CLI could not be loaded", extra={"error": f"{type(exc).__name__}: {exc}"})
-        return False
-    for word in words:
-        subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        if subparsers is not None:
-            if word not in subparsers.choices:
-                return False
-            parser = subparsers.choices[word]
-            continue
-        positional = next((a for a in parser._actions if not a.option_strings), None)
-        if positional is None:
-            return False
-        return positional.choices is None or word in positional.choices
-    return True
 
 
 def spawn(

@@ -1,4 +1,4 @@
-"""Child-process plumbing of the local stack: CLI detection, process groups, restart with backoff."""
+"""Child-process plumbing of the local stack: the CLI launcher, process groups, restart with backoff."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from infra.processes import CommandChain, Supervised, cli_argv, cli_has, pid_alive, spawn, stop_group
-
-
-def test_cli_has_finds_commands_by_path() -> None:
-    assert cli_has("migrate")
-    assert cli_has("up")
-    assert not cli_has("no-such-command")
-    assert not cli_has("migrate", "exports")  # migrate takes no positional word
+from infra.processes import CommandChain, Supervised, cli_argv, pid_alive, spawn, stop_group
 
 
 def test_cli_argv_runs_this_interpreters_deertrack() -> None:
