@@ -4,7 +4,8 @@ In order: Redis and PostgreSQL (the configured ones, or throwaway servers), the 
 (the one AWS_ENDPOINT_URL names, else an embedded LocalStack, or embedded moto when asked for or when
 LocalStack cannot start), migrations, the AWS resources declared in template.yaml (on LocalStack
 with the schedules as EventBridge rules), the local user pool (signing key + JWKS, unless AUTH_JWKS_URL
-names one), the HTTP API, the event pump, the batch workers, then demo data in the background.
+names one), the HTTP API (processes of its own on one listening socket), the event pump, the batch
+workers, then demo data in the background.
 Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
 """
 
@@ -66,6 +67,8 @@ class StackOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     workers: bool = True
     pump_wait_seconds: int = 2
+    #: Processes serving the API (infra/api_processes.py); None: one per CPU, 2 to 8.
+    api_processes: int | None = None
 
 
 @dataclass
@@ -243,10 +246,16 @@ class LocalStack:
             emulator.url, f"embedded LocalStack {emulator.version}, files in {emulator.directory}")
 
     def _moto(self) -> None:
-        from infra.emulator import EmbeddedEmulator
+        from infra.emulator import EmulatorUnavailable, MotoProcess
 
-        emulator = EmbeddedEmulator(port=self._emulator_port("moto") or None).start()
+        emulator = MotoProcess(port=self._emulator_port("moto") or None)
+        try:
+            emulator.start(self._stop)
+        except EmulatorUnavailable as exc:
+            raise StackError(f"the embedded moto server could not start: {exc}") from exc
+        self._check()
         self._on_stop("AWS emulator", emulator.stop)
+        self._throwaway.append(("moto server", emulator))
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
         self.emulator_name = "moto"
         self.state.endpoints["AWS emulator"] = Endpoint(emulator.url, "embedded moto")
@@ -268,18 +277,23 @@ class LocalStack:
                 self.state.tokens[role.value] = (user, pool.mint(user, role, ttl_seconds=DEMO_TOKEN_TTL_SECONDS))
 
     def _api(self, settings: Settings) -> None:
-        from infra.api_server import ApiServer
+        from infra.api_processes import ApiProcesses
+        from infra.api_server import LISTEN_BACKLOG
 
         try:
-            server = ApiServer(settings.api_host, settings.api_port)
+            api = ApiProcesses(settings.api_host, settings.api_port, self.options.api_processes)
         except OSError as exc:
             raise StackError(
                 f"cannot serve the API on {settings.api_host}:{settings.api_port} ({exc.strerror or exc}); "
                 "is another `deertrack up` running? Stop it or set API_PORT to a free port."
             ) from exc
-        server.start()
-        self._on_stop("HTTP API", server.stop)
-        self.state.endpoints["API"] = Endpoint(server.url, "Chalice")
+        self._on_stop("HTTP API", api.start().stop)
+        problem = api.wait_ready(stop=self._stop)
+        self._check()
+        if problem is not None:
+            raise StackError(f"the API on {api.url} did not come up: {problem}")
+        self.state.endpoints["API"] = Endpoint(
+            api.url, f"Chalice, {api.count} processes, listen backlog {LISTEN_BACKLOG}")
 
     @property
     def _schedules(self) -> str:
