@@ -117,6 +117,14 @@ class MotoProcess:
         self.stop()
         raise EmulatorUnavailable(f"moto did not answer on {self.url} within {timeout:.0f} s")
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self, cancelled: threading.Event | None = None) -> MotoProcess:
+        """Stop what is left of it and start it again on the same port, empty (as LocalStack restarts)."""
+        self.stop()
+        return self.start(cancelled)
+
     def reset(self) -> None:
         """Forget every resource (moto's own reset API)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
