@@ -9,19 +9,19 @@ one to stop, then kills what is left, and closes the socket.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from infra.api_server import LISTEN_BACKLOG
 from infra.processes import Supervised, module_argv, stop_all
 
 #: At most this many API processes by default (each is a warm "container" with its own imports).
 MAX_DEFAULT_PROCESSES = 8
-#: Seconds the first API process may take to answer (imports on a busy machine).
+#: Seconds the first API process may take to serve (imports on a busy machine).
 READY_TIMEOUT_S = 120.0
 
 
@@ -51,10 +51,14 @@ class ApiProcesses:
         self.socket = listening_socket(host, port)
         self.host = host
         self.port = self.socket.getsockname()[1]
+        #: Each process writes one byte here when it starts serving (wait_ready).
+        self._ready, ready = os.pipe()
+        self._ready_writer = ready
         fd = self.socket.fileno()
         self.processes = [
-            Supervised(f"API process {n}", module_argv("infra.api_server", "--fd", str(fd), "--name",
-                                                       f"API process {n}"), pass_fds=[fd], stop_timeout=10)
+            Supervised(f"API process {n}", module_argv("infra.api_server", "--fd", str(fd), "--ready-fd", str(ready),
+                                                       "--name", f"API process {n}"),
+                       pass_fds=[fd, ready], stop_timeout=10)
             for n in range(1, self.count + 1)
         ]
 
@@ -68,22 +72,17 @@ class ApiProcesses:
         return self
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S, stop: threading.Event | None = None) -> str | None:
-        """Wait until the API answers over HTTP (any status); None when it does, else why not."""
+        """Wait until a process serves (it says so on the ready pipe); None when one does, else why not."""
         deadline = time.monotonic() + timeout
-        last = "no answer yet"
         while time.monotonic() < deadline:
             if stop is not None and stop.is_set():
                 return "stop requested"
-            try:
-                urllib.request.urlopen(f"{self.url}/api/health", timeout=2).close()
+            readable, _, _ = select.select([self._ready], [], [], 0.2)
+            if readable:
+                os.read(self._ready, 4096)
                 return None
-            except urllib.error.HTTPError:
-                return None  # it answered (a 503 health is still an answer)
-            except OSError as exc:
-                last = str(getattr(exc, "reason", exc))
-            time.sleep(0.2)
         codes = [code for process in self.processes for code in process.exit_codes]
-        return f"no answer within {timeout:.0f} s ({last})" + (f"; exit codes {codes}" if codes else "")
+        return f"no process served within {timeout:.0f} s" + (f" (exit codes {codes})" if codes else "")
 
     def pids(self) -> list[int]:
         """The live processes' pids."""
@@ -94,3 +93,6 @@ class ApiProcesses:
             stop_all(self.processes)
         finally:
             self.socket.close()
+            for fd in (self._ready, self._ready_writer):
+                with contextlib.suppress(OSError):
+                    os.close(fd)

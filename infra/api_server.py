@@ -14,6 +14,7 @@ a process of its own on a listening socket it inherits (infra/api_processes.py, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -292,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """One API process: serve the listening socket `--fd` until SIGTERM or SIGINT (infra/api_processes.py)."""
     parser = argparse.ArgumentParser(prog="infra.api_server")
     parser.add_argument("--fd", type=int, required=True, help="a listening TCP socket inherited from the parent")
+    parser.add_argument("--ready-fd", type=int, default=None, help="a pipe to write one byte to once serving")
     parser.add_argument("--name", default="API", help="what the log calls this process")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
@@ -305,6 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info("API process serving", extra={"child": args.name, "pid": os.getpid(), "url": f"http://{host}:{port}"})
+    if args.ready_fd is not None:
+        os.set_blocking(args.ready_fd, False)
+        with contextlib.suppress(OSError):  # nobody reads any more (a restart long after the stack came up)
+            os.write(args.ready_fd, b"1")
+        os.close(args.ready_fd)
     server.serve_forever()
     server.server_close()  # this process's descriptor only: the parent's socket keeps listening
     return 0

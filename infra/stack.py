@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from deertrack.caches import reset_caches
 from deertrack.logs import logger
@@ -29,6 +30,9 @@ from deertrack.settings import Settings, get_settings
 from infra.localstack.runtime import LocalStackUnavailable
 from infra.ports import port_free
 from infra.template import TEMPLATE_PATH
+
+if TYPE_CHECKING:
+    from infra.api_processes import ApiProcesses
 
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
 #: The embedded emulators' usual ports (LocalStack's own default; moto's as before).
@@ -107,6 +111,7 @@ class LocalStack:
         self._throwaway: list[tuple[str, object]] = []
         #: Which emulator answers AWS calls ("localstack", "moto", or what AWS_ENDPOINT_URL turned out to be).
         self.emulator_name: str | None = None
+        self._api_processes: ApiProcesses | None = None
 
     # ---------------------------------------------------------------- steps
 
@@ -288,12 +293,18 @@ class LocalStack:
                 "is another `deertrack up` running? Stop it or set API_PORT to a free port."
             ) from exc
         self._on_stop("HTTP API", api.start().stop)
+        self._api_processes = api
+        self.state.endpoints["API"] = Endpoint(
+            api.url, f"Chalice, {api.count} processes, listen backlog {LISTEN_BACKLOG}")
+
+    def _api_ready(self) -> None:
+        """Wait until an API process serves (they import the app while the pump and workers start)."""
+        api = self._api_processes
+        assert api is not None
         problem = api.wait_ready(stop=self._stop)
         self._check()
         if problem is not None:
             raise StackError(f"the API on {api.url} did not come up: {problem}")
-        self.state.endpoints["API"] = Endpoint(
-            api.url, f"Chalice, {api.count} processes, listen backlog {LISTEN_BACKLOG}")
 
     @property
     def _schedules(self) -> str:
@@ -380,6 +391,7 @@ class LocalStack:
         self._check()
         self._workers()
         self._demo()
+        self._api_ready()
 
     def stop(self) -> None:
         self._stopping = True
