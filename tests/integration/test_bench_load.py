@@ -8,9 +8,9 @@ import json
 import pytest
 
 from deertrack.auth import Role
-from deertrack.cli import main
 from deertrack.redis_client import get_redis
 from deertrack.redis_client import key as redis_key
+from infra.cli import main
 from infra.emulator import free_port
 from tests.auth_tokens import token
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from deertrack.cli import build_parser
 from infra.bench.load import MIX, Level, concurrency_levels, percentile, report, request_mix
+from infra.cli import build_parser
 
 
 @pytest.mark.parametrize("count", [1, 7, 10, 2000, 2001])
