@@ -69,6 +69,8 @@ def _wait_for(condition, what: str, tmp_path: Path, timeout: float = 90.0) -> No
 
 def test_the_api_runs_in_supervised_processes_that_hold_a_burst(database_url: str, tmp_path: Path) -> None:
     env = up_environment(DATABASE_URL=database_url)
+    for name in ("AUTH_JWKS_URL", "TOKEN"):  # the stack's own user pool signs, and bench load mints from it
+        env.pop(name, None)
     state = tmp_path / "state"
     process = start_up(env, tmp_path, "--emulator", "moto", "--api-processes", "2", "--state-dir", str(state))
     api = f"http://127.0.0.1:{env['API_PORT']}"
