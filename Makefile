@@ -53,8 +53,9 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
+# `deertrack bench load` measures a running stack (make run in another shell), so `make bench` leaves it out.
 bench: install
-	$(BIN)/deertrack bench all
+	$(BIN)/deertrack bench all --skip load
 
 # Rebuilds the shipped re-ID model and its card (layers/deertrack/reid/models/): synthetic training,
 # calibration and held-out seeds (infra/demo/dataset.py), ~30 min on 2 CPU cores. CI never runs it.

@@ -20,8 +20,8 @@ from typing import IO
 
 from deertrack.logs import logger
 
-#: Runs `deertrack ARGS…` in a fresh interpreter; ends at once if its parent is already gone.
-_CLI_LAUNCHER = """\
+#: The first lines of every launcher: the child ends with its parent, and at once if the parent is already gone.
+_ENDS_WITH_PARENT = """\
 import os, sys
 try:
     import ctypes, signal
@@ -30,8 +30,16 @@ except Exception:
     pass
 if str(os.getppid()) != os.environ.get("DEERTRACK_PARENT_PID", str(os.getppid())):
     sys.exit(0)
+"""
+#: Runs `deertrack ARGS…` in a fresh interpreter.
+_CLI_LAUNCHER = _ENDS_WITH_PARENT + """\
 from infra.cli import main
 sys.exit(main(sys.argv[1:]))
+"""
+#: Runs `MODULE.main(ARGS…)` in a fresh interpreter (imported under its own name, never as __main__).
+_MODULE_LAUNCHER = _ENDS_WITH_PARENT + """\
+import importlib
+sys.exit(importlib.import_module(sys.argv[1]).main(sys.argv[2:]))
 """
 
 
@@ -54,6 +62,11 @@ def cli_argv(*args: str) -> list[str]:
     return [sys.executable, "-c", _CLI_LAUNCHER, *args]
 
 
+def module_argv(module: str, *args: str) -> list[str]:
+    """argv that runs `MODULE.main([ARGS…])` (its exit code) with this interpreter; it ends with its parent."""
+    return [sys.executable, "-c", _MODULE_LAUNCHER, module, *args]
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -61,8 +74,10 @@ def spawn(
     output: IO[bytes] | None = None,
     user: str | None = None,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start argv in its own session / process group. Output goes to `output` (a file) or is inherited."""
+    """Start argv in its own session / process group. Output goes to `output` (a file) or is inherited;
+    `pass_fds` stay open in the child (e.g. a listening socket it serves)."""
     environment = dict(os.environ if env is None else env)
     environment["DEERTRACK_PARENT_PID"] = str(os.getpid())
     kwargs: dict[str, object] = {}
@@ -80,6 +95,7 @@ def spawn(
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
         cwd=cwd,
+        pass_fds=tuple(pass_fds),
         **kwargs,  # type: ignore[arg-type]
     )
     with _LIVE_LOCK:
@@ -133,9 +149,10 @@ class Supervised:
     """A child process kept running: restarted with exponential backoff when it exits on its own."""
 
     def __init__(self, name: str, argv: Sequence[str], *, restart: bool = True, min_backoff: float = 1.0,
-                 max_backoff: float = 30.0, stop_timeout: float = 10.0) -> None:
+                 max_backoff: float = 30.0, stop_timeout: float = 10.0, pass_fds: Sequence[int] = ()) -> None:
         self.name = name
         self.argv = list(argv)
+        self.pass_fds = tuple(pass_fds)
         self.restart = restart
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -157,7 +174,7 @@ class Supervised:
                 if self._stopping.is_set():
                     return
                 started = time.monotonic()
-                self.process = spawn(self.argv)
+                self.process = spawn(self.argv, pass_fds=self.pass_fds)
             logger.info("child started", extra={"child": self.name, "pid": self.process.pid})
             code = self.process.wait()
             self.exit_codes.append(code)

@@ -4,7 +4,8 @@ In order: Redis and PostgreSQL (the configured ones, or throwaway servers), the 
 (the one AWS_ENDPOINT_URL names, else an embedded LocalStack, or embedded moto when asked for or when
 LocalStack cannot start), migrations, the AWS resources declared in template.yaml (on LocalStack
 with the schedules as EventBridge rules), the local user pool (signing key + JWKS, unless AUTH_JWKS_URL
-names one), the HTTP API, the event pump, the batch workers, then demo data in the background.
+names one), the HTTP API (processes of its own on one listening socket), the event pump, the batch
+workers, then demo data in the background.
 Stopping undoes it in reverse; every child runs in its own process group and is stopped with it.
 While it runs, a crashed worker is restarted, and so is a throwaway Redis, PostgreSQL or embedded
 emulator that dies (on the same port; the emulator's resources are created again); a configured one
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deertrack.caches import reset_caches
 from deertrack.logs import logger
@@ -32,6 +33,9 @@ from deertrack.settings import Settings, get_settings
 from infra.localstack.runtime import LocalStackUnavailable
 from infra.ports import port_free
 from infra.template import TEMPLATE_PATH
+
+if TYPE_CHECKING:
+    from infra.api_processes import ApiProcesses
 
 DEFAULT_STATE_DIR = TEMPLATE_PATH.parent / ".local"
 #: The embedded emulators' usual ports (LocalStack's own default; moto's as before).
@@ -70,6 +74,8 @@ class StackOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     workers: bool = True
     pump_wait_seconds: int = 2
+    #: Processes serving the API (infra/api_processes.py); None: one per CPU, 2 to 8.
+    api_processes: int | None = None
 
 
 @dataclass
@@ -109,6 +115,7 @@ class LocalStack:
         self._throwaway: dict[str, Any] = {}
         #: Which emulator answers AWS calls ("localstack", "moto", or what AWS_ENDPOINT_URL turned out to be).
         self.emulator_name: str | None = None
+        self._api_processes: ApiProcesses | None = None
 
     # ---------------------------------------------------------------- steps
 
@@ -248,9 +255,14 @@ class LocalStack:
             emulator.url, f"embedded LocalStack {emulator.version}, files in {emulator.directory}")
 
     def _moto(self) -> None:
-        from infra.emulator import EmbeddedEmulator
+        from infra.emulator import EmulatorUnavailable, MotoProcess
 
-        emulator = EmbeddedEmulator(port=self._emulator_port("moto") or None).start()
+        emulator = MotoProcess(port=self._emulator_port("moto") or None)
+        try:
+            emulator.start(self._stop)
+        except EmulatorUnavailable as exc:
+            raise StackError(f"the embedded moto server could not start: {exc}") from exc
+        self._check()
         self._on_stop("AWS emulator", emulator.stop)
         self._throwaway["AWS emulator"] = emulator
         os.environ["AWS_ENDPOINT_URL"] = emulator.url
@@ -274,18 +286,29 @@ class LocalStack:
                 self.state.tokens[role.value] = (user, pool.mint(user, role, ttl_seconds=DEMO_TOKEN_TTL_SECONDS))
 
     def _api(self, settings: Settings) -> None:
-        from infra.api_server import ApiServer
+        from infra.api_processes import ApiProcesses
+        from infra.api_server import LISTEN_BACKLOG
 
         try:
-            server = ApiServer(settings.api_host, settings.api_port)
+            api = ApiProcesses(settings.api_host, settings.api_port, self.options.api_processes)
         except OSError as exc:
             raise StackError(
                 f"cannot serve the API on {settings.api_host}:{settings.api_port} ({exc.strerror or exc}); "
                 "is another `deertrack up` running? Stop it or set API_PORT to a free port."
             ) from exc
-        server.start()
-        self._on_stop("HTTP API", server.stop)
-        self.state.endpoints["API"] = Endpoint(server.url, "Chalice")
+        self._on_stop("HTTP API", api.start().stop)
+        self._api_processes = api
+        self.state.endpoints["API"] = Endpoint(
+            api.url, f"Chalice, {api.count} processes, listen backlog {LISTEN_BACKLOG}")
+
+    def _api_ready(self) -> None:
+        """Wait until an API process serves (they import the app while the pump and workers start)."""
+        api = self._api_processes
+        assert api is not None
+        problem = api.wait_ready(stop=self._stop)
+        self._check()
+        if problem is not None:
+            raise StackError(f"the API on {api.url} did not come up: {problem}")
 
     @property
     def _schedules(self) -> str:
@@ -367,6 +390,7 @@ class LocalStack:
         self._workers()
         self._demo()
         self._watch()
+        self._api_ready()
 
     def _provision(self) -> list[Any]:
         """The emulator's resources and schedule rules (infra/resources.py): at start, and after it restarted."""
@@ -390,8 +414,6 @@ class LocalStack:
         for name, (url, probe) in probes.items():
             server = self._throwaway.get(name)
             restart = None if server is None else (lambda server=server: server.restart(self._stop))
-            if server is not None and name == "AWS emulator" and self.emulator_name == "moto":
-                restart = server.restart  # a thread of this process; nothing to cancel
             services.append(Watched(name, url, server.alive if server is not None else probe, restart,
                                     provision=self._provision if name == "AWS emulator" else None))
         watch = ServiceWatch(services).start()

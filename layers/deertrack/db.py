@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.native
 
+from deertrack.db_connection import Connection
 from deertrack.settings import get_settings
 
 
@@ -98,10 +99,10 @@ DEFAULT_TIMEOUT_S = 10.0
 
 
 def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -> pg8000.native.Connection:
-    """Open a native pg8000 connection (autocommit unless a transaction is begun)."""
+    """Open a native pg8000 connection (autocommit unless a transaction is begun; deertrack.db_connection)."""
     address = DatabaseAddress.parse(url or get_settings().database_url)
     try:
-        return pg8000.native.Connection(
+        return Connection(
             user=address.user,
             password=address.password,
             host=address.host,

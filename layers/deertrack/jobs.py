@@ -12,6 +12,7 @@ its file expiring like any other).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -183,11 +184,12 @@ class JobStore:
             logger.debug("job miss", extra={"job_id": job_id, "redis_op": "GET"})
             return None
         job = Job.model_validate_json(raw)
-        logger.debug(
-            "job read",
-            extra={"job_id": job_id, "redis_op": "GET", "status": job.status.value,
-                   "ttl_left": self.redis.ttl(job_key(job_id))},
-        )
+        if logger.log_level <= logging.DEBUG:  # the TTL is a second round trip: only when it is logged
+            logger.debug(
+                "job read",
+                extra={"job_id": job_id, "redis_op": "GET", "status": job.status.value,
+                       "ttl_left": self.redis.ttl(job_key(job_id))},
+            )
         return job
 
     def _update(self, job_id: str, change: Any) -> Job:

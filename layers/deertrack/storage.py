@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
@@ -59,10 +64,39 @@ def delete_prefix(bucket: str, prefix: str) -> int:
     return removed
 
 
-def presigned_get(bucket: str, key: str, filename: str | None = None) -> str:
+@dataclass(frozen=True)
+class PresignedUrl:
+    url: str
+    expires_at: datetime
+
+
+#: A presigned URL is handed out again for this long (at most a tenth of its lifetime), so that polling a
+#: completed job does not sign a new one each time (~1 ms of endpoint resolution and signing in botocore).
+PRESIGNED_REUSE_SECONDS = 60.0
+PRESIGNED_KEPT = 256
+#: (bucket, key, filename, lifetime) -> (reuse until (monotonic), the client that signed it, the URL)
+_presigned: OrderedDict[tuple[Any, ...], tuple[float, Any, PresignedUrl]] = OrderedDict()
+_presigned_lock = threading.Lock()
+
+
+def presigned_get(bucket: str, key: str, filename: str | None = None) -> PresignedUrl:
+    """A presigned GET URL of the object (a download named `filename`) and when it expires."""
+    s3 = client("s3")
+    lifetime = get_settings().presigned_url_seconds
+    cache_key = (bucket, key, filename, lifetime)
+    now = time.monotonic()
+    with _presigned_lock:
+        kept = _presigned.get(cache_key)
+        if kept is not None and now < kept[0] and kept[1] is s3:  # another client: another endpoint or keys
+            return kept[2]
     params: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if filename:
         params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-    return client("s3").generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=get_settings().presigned_url_seconds
-    )
+    signed = PresignedUrl(s3.generate_presigned_url("get_object", Params=params, ExpiresIn=lifetime),
+                          datetime.now(UTC) + timedelta(seconds=lifetime))
+    with _presigned_lock:
+        _presigned[cache_key] = (now + min(PRESIGNED_REUSE_SECONDS, lifetime / 10), s3, signed)
+        _presigned.move_to_end(cache_key)
+        while len(_presigned) > PRESIGNED_KEPT:
+            _presigned.popitem(last=False)
+    return signed

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
                         help="where throwaway servers keep their files (default: .local/ in the checkout)")
     parser.add_argument("--no-workers", action="store_true", help="do not start the batch workers")
+    parser.add_argument("--api-processes", type=int, default=None, metavar="N",
+                        help="processes serving the API on its port (default: one per CPU, 2 to 8)")
     parser.set_defaults(func=run)
 
 
@@ -54,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.emulator_port is not None and not 0 <= args.emulator_port <= 65535:
         raise CommandError(f"--emulator-port must be 0-65535, got {args.emulator_port}", code=2)
+    if args.api_processes is not None and not 1 <= args.api_processes <= 64:
+        raise CommandError(f"--api-processes must be 1-64, got {args.api_processes}", code=2)
     emulator, asked_by = chosen_emulator(args.emulator)
     options = StackOptions(
         demo=args.demo,
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         isolated=args.isolated,
         state_dir=(args.state_dir or DEFAULT_STATE_DIR).resolve(),
         workers=not args.no_workers,
+        api_processes=args.api_processes,
     )
     try:
         return LocalStack(options).run()

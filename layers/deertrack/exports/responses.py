@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -53,9 +53,8 @@ def status_view(job: Job) -> dict[str, Any]:
     download_url: str | None = None
     expires: datetime | None = None
     if job.status is JobStatus.COMPLETED and job.s3_key:
-        settings = get_settings()
-        download_url = presigned_get(settings.exports_bucket, job.s3_key, job.filename)
-        expires = datetime.now(UTC) + timedelta(seconds=settings.presigned_url_seconds)
+        signed = presigned_get(get_settings().exports_bucket, job.s3_key, job.filename)
+        download_url, expires = signed.url, signed.expires_at
     view = JobStatusView(**job.model_dump(include=set(PublicJob.model_fields)),
                          status_url=status_path(job.type, job.job_id), download_url=download_url,
                          download_url_expires_at=expires)

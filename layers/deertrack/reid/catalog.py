@@ -42,12 +42,14 @@ class ScoresQuery(BaseModel):
     detection_id: int = Field(ge=1, le=INT8_MAX, description="the detection")
 
 
+#: How a value of each type pg8000 returns becomes JSON (the others are already), looked up by exact type:
+#: a read route converts a few hundred values per answer.
+_TO_JSON: dict[type, Any] = {Decimal: float, datetime: datetime.isoformat}
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+    convert = _TO_JSON.get(type(value))
+    return value if convert is None else convert(value)
 
 
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
