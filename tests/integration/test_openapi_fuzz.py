@@ -33,13 +33,9 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 SEED = 20261203
-#: Undeclared methods: each path is also sent every method it does not declare, and must not get a 5xx (501
-#: included). The local server answers TRACE and QUERY with the standard library's 501 HTML page until its JSON
-#: 405 (with Allow, as API Gateway answers) lands with branch i16-load (infra/api_server.py); until then those two
-#: are left out. Turn them on: ALL_UNDECLARED_METHODS = True.
-ALL_UNDECLARED_METHODS = False
-UNDECLARED = ["get", "put", "post", "delete", "options", "patch"] + (["trace", "query"] if ALL_UNDECLARED_METHODS
-                                                                      else [])
+#: Undeclared methods: each path is also sent every method it does not declare, TRACE and QUERY included, and
+#: must get the local server's JSON 405 with Allow (as API Gateway answers), never a 5xx or a 501 page.
+UNDECLARED = ["get", "put", "post", "delete", "options", "patch", "trace", "query"]
 
 CONFIG = """\
 seed = {seed}
