@@ -39,9 +39,11 @@ run: install
 # it is installed when missing, where apt is there and we may use it (CI runs as root).
 CHROMIUM ?= /usr/bin/chromium
 
-# The whole suite on the embedded moto, then the end-to-end tests again on an embedded LocalStack.
+# The whole suite on the embedded moto, then the end-to-end tests again on an embedded LocalStack; first, that the
+# Lambda side imports with the layer's requirements alone (layer-check, ~1 min).
 test: install localstack browser
 	$(BIN)/ruff check .
+	$(MAKE) layer-check
 	$(BIN)/pytest
 	$(BIN)/pytest tests/e2e --emulator localstack
 

@@ -61,6 +61,10 @@ def output(tmp_path: Path) -> str:
         errors="replace")[-4000:]
 
 
+#: The banner's last line before the tokens: `deertrack up` has finished starting.
+BANNER_END = "Ctrl-C stops everything started here."
+
+
 def wait_healthy(process: subprocess.Popen[bytes], url: str, tmp_path: Path) -> dict[str, object]:
     import json
 
@@ -71,7 +75,11 @@ def wait_healthy(process: subprocess.Popen[bytes], url: str, tmp_path: Path) -> 
             pytest.fail(f"deertrack up exited with {process.returncode}:\n{output(tmp_path)}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
+                health = json.loads(response.read())
+            # The API processes serve while the pump and the workers still start; the banner comes after them.
+            while BANNER_END not in output(tmp_path) and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.2)
+            return health
         except urllib.error.HTTPError as exc:
             last = f"{exc.code} {exc.read()[:500]!r}"
         except OSError as exc:
