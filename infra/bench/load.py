@@ -9,6 +9,9 @@ load generator was the limit. It exits 1 when any request erred.
 
 The PDF requests cover a short date range (`--pdf-days`), so the worker's renders stay small; the jobs
 they create are cancelled at the end (untimed) unless `--keep-jobs`.
+
+With `--reads N`, the read routes are first timed one request at a time (N each), with no other request in
+flight and no render of ours running: the figure behind "read routes answer in 5 ms p50".
 """
 
 from __future__ import annotations
@@ -144,6 +147,23 @@ class Level:
         }
 
 
+#: The read routes timed alone, one request at a time (paths filled in from the data the stack holds).
+READS = ("GET /api/exports/pdf/{job_id}", "GET /api/deer?limit=20", "GET /api/deer/{deer_id}",
+         "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20")
+
+
+@dataclass
+class Reads:
+    """Latency of each read route, sequential, on one keep-alive connection."""
+
+    samples_ms: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {route: {"ok": len(samples), "p50_ms": round(percentile(samples, 50), 2),
+                        "p99_ms": round(percentile(samples, 99), 2)} for route, samples in self.samples_ms.items()}
+
+
 class LoadRun:
     """The stack under test, the bodies sent, and the jobs made on the way."""
 
@@ -187,6 +207,57 @@ class LoadRun:
                     self.created.append(json.loads(body)["job_id"])
             return status, body
         return client.request("GET", "/api/deer?limit=20")
+
+    def read_paths(self, client: Client) -> dict[str, str]:
+        """READS with real ids: the first deer of the list and its latest detection (404s would flatter)."""
+        status, body = client.request("GET", "/api/deer?limit=1")
+        if status != 200 or not json.loads(body)["items"]:
+            raise CommandError(f"GET /api/deer?limit=1 answered {status} with no deer: seed data first "
+                               "(`deertrack seed --demo`, or `make run`)")
+        deer_id = json.loads(body)["items"][0]["id"]
+        status, body = client.request("GET", f"/api/deer/{deer_id}")
+        recent = json.loads(body).get("recent_detections") or [] if status == 200 else []
+        if not recent:
+            raise CommandError(f"deer {deer_id} has no detections to read (GET /api/deer/{deer_id} answered {status})")
+        ids = {"job_id": self.status_ids[0], "deer_id": deer_id, "detection_id": recent[0]["detection_id"]}
+        return {route: route.split(" ", 1)[1].format(**ids) for route in READS}
+
+    def settle(self, client: Client, timeout_s: float = 120.0) -> None:
+        """Wait until no render of the prepared jobs runs, so the reads share the CPU with nothing of ours
+        (a job still queued after a grace second has no worker to render it: nothing to wait for)."""
+        time.sleep(1.0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            states = [json.loads(client.request("GET", f"/api/exports/pdf/{job}")[1]).get("status")
+                      for job in self.status_ids]
+            if "processing" not in states:
+                return
+            time.sleep(0.5)
+
+    def reads(self, count: int) -> Reads:
+        """Each read route `count` times in turn, alone (after one untimed warm-up request each)."""
+        result = Reads()
+        client = self.client()
+        try:
+            self.settle(client)
+            for route, path in self.read_paths(client).items():
+                samples = result.samples_ms.setdefault(route, [])
+                for n in range(count + 1):
+                    started = time.perf_counter()
+                    try:
+                        status, _ = client.request("GET", path)
+                    except (OSError, http.client.HTTPException) as exc:
+                        result.errors[error_kind(exc)] += 1
+                        client.close()
+                        continue
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if status != 200:
+                        result.errors[f"HTTP {status}"] += 1
+                    elif n:
+                        samples.append(elapsed)
+        finally:
+            client.close()
+        return result
 
     def level(self, concurrency: int, requests: int) -> Level:
         """`requests` of the mix from `concurrency` threads, each on its own connection, all started at once."""
@@ -271,6 +342,15 @@ def report(levels: list[Level]) -> str:
     return "\n".join(lines)
 
 
+def reads_report(reads: Reads) -> str:
+    lines = [f"{'read route, alone':<38} {'ok':>6} {'p50 ms':>8} {'p99 ms':>8}"]
+    for route, samples in reads.samples_ms.items():
+        lines.append(f"{route:<38} {len(samples):>6} {percentile(samples, 50):>8.2f} {percentile(samples, 99):>8.2f}")
+    errors = ", ".join(f"{count} {kind}" for kind, count in sorted(reads.errors.items())) or "none"
+    lines.append(f"read routes: errors: {sum(reads.errors.values())} ({errors})")
+    return "\n".join(lines)
+
+
 def concurrency_levels(text: str) -> list[int]:
     """argparse type of --concurrency: comma-separated client counts, 1-512 each."""
     try:
@@ -312,6 +392,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         metavar="N[,N…]", help="client threads per level (default 1,8,32)")
     parser.add_argument("--requests", type=int, default=2000, metavar="N",
                         help="requests per level (default 2000)")
+    parser.add_argument("--reads", type=int, default=0, metavar="N",
+                        help="also time each read route alone, N requests each, before the mix (needs deer with "
+                             "detections: the demo data; default 0, off)")
     parser.add_argument("--pdf-days", type=int, default=7, metavar="DAYS",
                         help="days covered by each PDF report request (default 7, from 2023-10-01)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per-request timeout (default 30)")
@@ -322,6 +405,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.requests <= 1_000_000:
         raise CommandError(f"--requests must be 1-1000000, got {args.requests}", code=2)
+    if not 0 <= args.reads <= 100_000:
+        raise CommandError(f"--reads must be 0-100000, got {args.reads}", code=2)
     if not 1 <= args.pdf_days <= 120:
         raise CommandError(f"--pdf-days must be 1-120, got {args.pdf_days}", code=2)
     if not args.timeout > 0:
@@ -333,7 +418,11 @@ def run(args: argparse.Namespace) -> int:
           f"per client thread; concurrency {', '.join(map(str, args.concurrency))}", flush=True)
     load.prepare()
     levels: list[Level] = []
+    reads = Reads()
     try:
+        if args.reads:
+            reads = load.reads(args.reads)
+            print(reads_report(reads), flush=True)
         for concurrency in args.concurrency:
             levels.append(load.level(concurrency, args.requests))
             print(f"  concurrency {concurrency}: {levels[-1].throughput:.0f} req/s, "
@@ -344,5 +433,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"cancelled {cancelled} of the {len(load.created)} jobs this run created", flush=True)
     print(report(levels))
     if args.json:
-        print(json.dumps({"url": url, "mix": MIX, "levels": [level.as_dict() for level in levels]}))
-    return 1 if any(level.errors for level in levels) else 0
+        print(json.dumps({"url": url, "mix": MIX, "reads": reads.as_dict(),
+                          "levels": [level.as_dict() for level in levels]}))
+    return 1 if reads.errors or any(level.errors for level in levels) else 0

@@ -42,3 +42,20 @@ def test_bench_load_without_a_stack_says_so_and_fails(stack, capsys) -> None:
     code = main(["bench", "load", "--url", f"http://127.0.0.1:{free_port()}", "--token", "x", "--requests", "5"])
     assert code == 1
     assert "no API answers at http://127.0.0.1:" in capsys.readouterr().err
+
+
+def test_bench_load_times_each_read_route_alone(api: str, capsys) -> None:
+    from tests.export_api_client import seed
+
+    seeded = seed()
+    code = main(["bench", "load", "--url", api, "--token", token(Role.VIEWER, "bench-user"), "--requests", "10",
+                 "--concurrency", "1", "--reads", "5", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    reads = json.loads(out.strip().splitlines()[-1])["reads"]
+    assert list(reads) == ["GET /api/exports/pdf/{job_id}", "GET /api/deer?limit=20", "GET /api/deer/{deer_id}",
+                           "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20"]
+    for figure in reads.values():
+        assert figure["ok"] == 5 and 0 < figure["p50_ms"] <= figure["p99_ms"]
+    assert "read routes: errors: 0 (none)" in out
+    assert seeded.deer_ids
