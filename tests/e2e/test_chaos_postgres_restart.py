@@ -55,13 +55,16 @@ def test_jobs_survive_postgres_restarting_mid_job(throwaway_postgres, throwaway_
     zip_job = enqueue("zip", ZIP, total=DETECTIONS)
     send(settings.reid_queue_name, ReidBatchMessage(batch_id=f"chaos-{uuid.uuid4().hex[:8]}", detection_ids=pending))
     reid_log = tmp_path / "reid-worker.log"
-    workers = [worker("exports"), worker("reid", reid_log)]
+    # The second export worker stays idle, for the Camtrap DP job sent while the server is down.
+    workers = [worker("exports"), worker("exports")]
     try:
-        assert wait_until(lambda: _in_flight(settings.reid_queue_name) == 1, 120), "the re-ID worker never got going"
         assert wait_until(lambda: running(store, zip_job), 120), "the export worker never got going"
+        # The re-ID worker starts last, and the restart follows its first receive at once: its batch takes
+        # seconds, and it must still be in the middle of it when the server goes.
+        workers.append(worker("reid", reid_log))
+        assert wait_until(lambda: _in_flight(settings.reid_queue_name) == 1, 120, every=0.05), (
+            "the re-ID worker never got going")
         assert _open(pending) == len(pending), "the re-ID batch was done before the restart"
-        workers.append(worker("exports"))  # idle, for the Camtrap DP job sent while the server is down
-        time.sleep(3)  # it is polling
         throwaway_postgres.stop()  # SIGINT to the postmaster: PostgreSQL's fast shutdown
         down = time.monotonic()
         camtrap_job = enqueue("camtrap-dp", CAMTRAP_DP, total=DETECTIONS)
