@@ -55,9 +55,9 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 
-# `deertrack bench load` measures a running stack (make run in another shell), so `make bench` leaves it out.
+# `deertrack bench load` and `bench queries` measure a running stack (make run in another shell), so `make bench` leaves them out.
 bench: install
-	$(BIN)/deertrack bench all --skip load
+	$(BIN)/deertrack bench all --skip load --skip queries
 
 # Rebuilds the shipped re-ID model and its card (layers/deertrack/reid/models/): synthetic training,
 # calibration and held-out seeds (infra/demo/dataset.py), ~30 min on 2 CPU cores. CI never runs it.

@@ -147,9 +147,12 @@ class Level:
         }
 
 
+#: The review queue with a new page each request (offsets 1, 2, …): what a page costs when the process has no
+#: answer kept for it (deertrack/snapshot_cache.py), where the same page again is one kept.
+REVIEW_QUEUE_PAGES = "GET /api/review/queue?limit=20&offset={page} (a new page each time)"
 #: The read routes timed alone, one request at a time (paths filled in from the data the stack holds).
 READS = ("GET /api/exports/pdf/{job_id}", "GET /api/deer?limit=20", "GET /api/deer/{deer_id}",
-         "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20")
+         "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20", REVIEW_QUEUE_PAGES)
 
 
 @dataclass
@@ -219,8 +222,9 @@ class LoadRun:
         recent = json.loads(body).get("recent_detections") or [] if status == 200 else []
         if not recent:
             raise CommandError(f"deer {deer_id} has no detections to read (GET /api/deer/{deer_id} answered {status})")
-        ids = {"job_id": self.status_ids[0], "deer_id": deer_id, "detection_id": recent[0]["detection_id"]}
-        return {route: route.split(" ", 1)[1].format(**ids) for route in READS}
+        ids = {"job_id": self.status_ids[0], "deer_id": deer_id, "detection_id": recent[0]["detection_id"],
+               "page": "{page}"}  # filled in per request
+        return {route: route.split(" ", 1)[1].split(" (", 1)[0].format(**ids) for route in READS}
 
     def settle(self, client: Client, timeout_s: float = 120.0) -> None:
         """Wait until no render of the prepared jobs runs, so the reads share the CPU with nothing of ours
@@ -245,7 +249,7 @@ class LoadRun:
                 for n in range(count + 1):
                     started = time.perf_counter()
                     try:
-                        status, _ = client.request("GET", path)
+                        status, _ = client.request("GET", path.format(page=n + 1))
                     except (OSError, http.client.HTTPException) as exc:
                         result.errors[error_kind(exc)] += 1
                         client.close()
@@ -343,9 +347,11 @@ def report(levels: list[Level]) -> str:
 
 
 def reads_report(reads: Reads) -> str:
-    lines = [f"{'read route, alone':<38} {'ok':>6} {'p50 ms':>8} {'p99 ms':>8}"]
+    width = max([len("read route, alone"), *map(len, reads.samples_ms)])
+    lines = [f"{'read route, alone':<{width}} {'ok':>6} {'p50 ms':>8} {'p99 ms':>8}"]
     for route, samples in reads.samples_ms.items():
-        lines.append(f"{route:<38} {len(samples):>6} {percentile(samples, 50):>8.2f} {percentile(samples, 99):>8.2f}")
+        lines.append(f"{route:<{width}} {len(samples):>6} {percentile(samples, 50):>8.2f} "
+                     f"{percentile(samples, 99):>8.2f}")
     errors = ", ".join(f"{count} {kind}" for kind, count in sorted(reads.errors.items())) or "none"
     lines.append(f"read routes: errors: {sum(reads.errors.values())} ({errors})")
     return "\n".join(lines)

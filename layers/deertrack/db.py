@@ -98,8 +98,10 @@ LOOPBACK_HOSTS = ("localhost", "::1")
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -> pg8000.native.Connection:
-    """Open a native pg8000 connection (autocommit unless a transaction is begun; deertrack.db_connection)."""
+def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S, *,
+            prepare_statements: bool = True) -> pg8000.native.Connection:
+    """Open a native pg8000 connection (autocommit unless a transaction is begun; deertrack.db_connection:
+    queries with parameters run as kept prepared statements unless `prepare_statements` is False)."""
     address = DatabaseAddress.parse(url or get_settings().database_url)
     try:
         return Connection(
@@ -111,6 +113,7 @@ def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -
             timeout=timeout,
             application_name="deertrack",
             ssl_context=address.ssl_context(),
+            prepare_statements=prepare_statements,
         )
     except (OSError, pg8000.native.InterfaceError, pg8000.native.DatabaseError) as exc:
         raise DatabaseUnavailable(
@@ -120,10 +123,10 @@ def connect(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S) -
 
 
 @contextmanager
-def connection(url: str | None = None,
-               timeout: float | None = DEFAULT_TIMEOUT_S) -> Iterator[pg8000.native.Connection]:
+def connection(url: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S, *,
+               prepare_statements: bool = True) -> Iterator[pg8000.native.Connection]:
     """A connection closed however the work ends (errors on closing a broken one are ignored)."""
-    con = connect(url, timeout=timeout)
+    con = connect(url, timeout=timeout, prepare_statements=prepare_statements)
     try:
         yield con
     finally:

@@ -55,3 +55,54 @@ def test_the_translation_of_each_sql_text_is_kept_and_parameters_still_bind(stac
             con.run("SELECT :a::int", a="not a number")
         assert con.run(sql, a=0, b=0, c="y")[0][0] == 0  # still usable after the error
     assert translated.cache_info().hits >= before + 2
+
+
+def _server_statements(con: pg8000.native.Connection) -> list[str]:
+    return [r[0] for r in con.run("SELECT statement FROM pg_prepared_statements ORDER BY statement")]
+
+
+def test_a_query_with_parameters_is_prepared_once_and_then_bound(stack) -> None:
+    sql = "SELECT :a::int * 2"
+    with db.connection() as con:
+        assert [con.run(sql, a=n)[0][0] for n in range(5)] == [0, 2, 4, 6, 8]
+        assert con.prepared_count == 1
+        assert _server_statements(con) == ["SELECT $1::int * 2"]
+        assert con.run("SELECT :a::text", a="x", types={"a": 25}) == [["x"]]  # types: a statement of its own
+        assert con.prepared_count == 2
+
+
+def test_a_statement_made_stale_by_a_schema_change_is_prepared_again(stack) -> None:
+    with db.connection() as con:
+        con.run("CREATE TEMP TABLE stale_plan (id int, name text)")
+        con.run("INSERT INTO stale_plan VALUES (1, 'a')")
+        sql = "SELECT * FROM stale_plan WHERE id = :id"
+        assert con.run(sql, id=1) == [[1, "a"]]
+        con.run("ALTER TABLE stale_plan ADD COLUMN note text")  # the kept plan's row type no longer holds
+        assert con.run(sql, id=1) == [[1, "a", None]]
+        assert [c["name"] for c in con.columns] == ["id", "name", "note"]
+        con.run("DEALLOCATE ALL")  # the server forgets every statement; the next run prepares again
+        assert con.run(sql, id=1) == [[1, "a", None]]
+
+
+def test_inside_a_transaction_a_stale_statement_fails_the_transaction_and_is_not_run_twice(stack) -> None:
+    with db.connection() as con:
+        con.run("CREATE TEMP TABLE stale_tx (id int)")
+        sql = "INSERT INTO stale_tx VALUES (:id) RETURNING *"
+        assert con.run(sql, id=1) == [[1]]
+        con.run("ALTER TABLE stale_tx ADD COLUMN extra int")
+        with pytest.raises(pg8000.native.DatabaseError, match="cached plan"), db.transaction(con):
+            con.run(sql, id=2)
+        assert con.run("SELECT count(*) FROM stale_tx") == [[1]]  # rolled back, not inserted twice
+        assert con.run(sql, id=3) == [[3, None]]  # outside the transaction it is prepared again
+
+
+def test_a_connection_keeps_at_most_its_share_of_statements(stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deertrack import db_connection
+
+    monkeypatch.setattr(db_connection, "PREPARED_PER_CONNECTION", 3)
+    with db.connection() as con:
+        for n in range(6):
+            assert con.run(f"SELECT :a::int + {n}", a=1) == [[1 + n]]
+        assert con.prepared_count == 3
+        assert _server_statements(con) == [f"SELECT $1::int + {n}" for n in (3, 4, 5)]  # the oldest were closed
+        assert con.run("SELECT :a::int + 0", a=1) == [[1]]  # evicted, prepared anew

@@ -17,6 +17,11 @@ A detection is decided once a review answer that settles it (deertrack.reid.revi
 invalid detections are not queued. Filters: camera (location code), date range (capture day, UTC) and
 sex (the detection's class; a pair's sex). Each detection is read through the score log's index by
 (detection, score), so the queue does not sort a detection's scores against every deer.
+
+Ranking every open detection takes tens of milliseconds on the demo data, and the page asks for the same
+answer again and again between review answers; each process keeps its recent answers for as long as the
+database's snapshot is unchanged (deertrack/snapshot_cache.py), so a repeated request costs one tiny query,
+and any write anywhere makes the next one compute afresh.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pydantic_core import PydanticCustomError
 from deertrack.classifications import Classification
 from deertrack.exports.schemas import IsoDate
 from deertrack.inputs import INT4_MAX
+from deertrack.snapshot_cache import SNAPSHOT_SQL, SnapshotCache
 
 CLOSE_MARGIN: Final = 0.05
 FEW_SIGHTINGS: Final = 3
@@ -157,7 +163,8 @@ SELECT (SELECT coalesce(jsonb_object_agg(kind, n), '{{}}'::jsonb) FROM (SELECT k
                                      'margin', p.best - p.runner_up, 'deer_sightings', p.sighting_count)
                 END ORDER BY p.rank, p.sort_key, p.at, p.first_id, p.second_id), '[]'::jsonb)
           FROM (SELECT * FROM ranked ORDER BY rank, sort_key, at, first_id, second_id
-                LIMIT :limit OFFSET :offset) p)
+                LIMIT :limit OFFSET :offset) p),
+       {SNAPSHOT_SQL}
 """
     return sql, {**params, "margin": CLOSE_MARGIN, "few": FEW_SIGHTINGS, "kind": query.kind,
                  "limit": query.limit, "offset": query.offset}
@@ -167,12 +174,22 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+#: Queue pages a process keeps (filters x page), each valid while the database's snapshot is unchanged.
+ANSWERS: SnapshotCache[dict[str, Any]] = SnapshotCache(size=64)
+
+
 def review_queue(con: pg8000.native.Connection, query: QueueQuery) -> dict[str, Any]:
-    """{total, by_kind, limit, offset, next_offset, items}; each item names its kind."""
+    """{total, by_kind, limit, offset, next_offset, items}; each item names its kind. A page asked for again
+    with nothing written since is the kept one (ANSWERS)."""
+    return ANSWERS.answer(con, tuple(sorted(query.model_dump().items())), lambda c: computed_page(c, query))
+
+
+def computed_page(con: pg8000.native.Connection, query: QueueQuery) -> tuple[dict[str, Any], str]:
     sql, params = _sql(query)
-    counts, items = (_json(v) for v in con.run(sql, **params)[0])
+    counts, items, snapshot = con.run(sql, **params)[0]
+    counts, items = _json(counts), _json(items)
     by_kind = {k: int(counts.get(k, 0)) for k in KINDS}
     total = sum(by_kind.values())
     next_offset = query.offset + len(items)
     return {"total": total, "by_kind": by_kind, "limit": query.limit, "offset": query.offset,
-            "next_offset": next_offset if next_offset < total else None, "items": items}
+            "next_offset": next_offset if next_offset < total else None, "items": items}, snapshot
