@@ -3,7 +3,9 @@ sightings, a detection's logged scores. Plain dicts ready for JSON."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -168,45 +170,78 @@ def deer_list(con: pg8000.native.Connection, query: DeerQuery) -> dict[str, Any]
     }
 
 
+#: A deer's valid detections, oldest first, with where each was seen; `code_rank` orders the location codes as
+#: PostgreSQL orders them (its collation), so that a page lists them as the database sorts them.
+SIGHTINGS_SQL = (
+    "SELECT d.id, i.captured_at, l.id AS location_id, l.code, l.name, d.reid_status, d.burst_group,"
+    " dense_rank() OVER (ORDER BY l.code) AS code_rank"
+    " FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id"
+    " WHERE d.deer_id = :id AND d.is_valid ORDER BY i.captured_at, d.id"
+)
+#: Detections listed as a deer's most recent.
+RECENT_DETECTIONS = 10
+
+
+@dataclass(frozen=True)
+class Sighting:
+    id: int
+    captured_at: datetime
+    location_id: int
+    code: str
+    name: str
+    reid_status: str
+    burst_group: str | None
+    code_rank: int
+
+
+def _period(captured_at: datetime, unit: str) -> date:
+    """The UTC day, or the Monday of its ISO week (PostgreSQL's date_trunc)."""
+    day = captured_at.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday()) if unit == "week" else day
+
+
+def _timeline(sightings: list[Sighting], unit: str) -> list[dict[str, Any]]:
+    periods: dict[date, list[Sighting]] = defaultdict(list)
+    for seen in sightings:
+        periods[_period(seen.captured_at, unit)].append(seen)
+    return [{"period": period.isoformat(), "detections": len(seen),
+             "bursts": len({s.burst_group for s in seen if s.burst_group is not None}),
+             "locations": [code for _, code in sorted({(s.code_rank, s.code) for s in seen})]}
+            for period, seen in sorted(periods.items())]
+
+
+def _cameras(sightings: list[Sighting]) -> list[dict[str, Any]]:
+    at: dict[int, list[Sighting]] = defaultdict(list)
+    for seen in sightings:
+        at[seen.location_id].append(seen)
+    cameras = sorted(at.values(), key=lambda seen: (-len(seen), seen[0].code_rank))
+    return [{"location_id": seen[0].location_id, "code": seen[0].code, "name": seen[0].name,
+             "detections": len(seen), "first_seen": seen[0].captured_at.isoformat(),
+             "last_seen": max(s.captured_at for s in seen).isoformat()} for seen in cameras]
+
+
+def _spread(sightings: list[Sighting], shown: int) -> list[int]:
+    """Up to `shown` detection ids spread evenly over the sightings (every ceil(n / shown)-th, from the first)."""
+    step = max(1, -(-len(sightings) // shown))
+    return [seen.id for seen in sightings[::step]][:shown]
+
+
 def deer_view(con: pg8000.native.Connection, deer_id: int, by: str = "day") -> dict[str, Any] | None:
+    """The deer, its timeline, cameras, recent detections, crops over time and merges. Its sightings are read
+    once (a few hundred rows at most for the busiest demo deer) and summed up here."""
     rows = rows_as_dicts(con, f"SELECT {DEER_COLUMNS} FROM deer WHERE id = :id", id=deer_id)
     if not rows:
         return None
     deer = _plain_row(rows[0])
     unit = "week" if by == "week" else "day"
-    timeline = con.run(
-        f"SELECT date_trunc('{unit}', i.captured_at AT TIME ZONE 'UTC')::date AS period, count(*) AS n,"
-        " count(DISTINCT d.burst_group) AS bursts, array_agg(DISTINCT l.code ORDER BY l.code) AS codes"
-        " FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id"
-        " WHERE d.deer_id = :id AND d.is_valid GROUP BY period ORDER BY period", id=deer_id,
-    )
-    cameras = rows_as_dicts(
-        con,
-        "SELECT l.id AS location_id, l.code, l.name, count(*) AS detections, min(i.captured_at) AS first_seen,"
-        " max(i.captured_at) AS last_seen FROM detections d JOIN images i ON i.id = d.image_id"
-        " JOIN locations l ON l.id = i.location_id WHERE d.deer_id = :id AND d.is_valid"
-        " GROUP BY l.id, l.code, l.name ORDER BY detections DESC, l.code", id=deer_id,
-    )
-    recent = rows_as_dicts(
-        con,
-        "SELECT d.id AS detection_id, i.captured_at, l.code AS location_code, d.reid_status, d.burst_group"
-        " FROM detections d JOIN images i ON i.id = d.image_id JOIN locations l ON l.id = i.location_id"
-        " WHERE d.deer_id = :id AND d.is_valid ORDER BY i.captured_at DESC, d.id DESC LIMIT 10", id=deer_id,
-    )
-    deer["timeline"] = {
-        "by": unit,
-        "entries": [{"period": p.isoformat(), "detections": n, "bursts": b, "locations": list(codes or [])}
-                    for p, n, b, codes in timeline],
-    }
-    crops = con.run(  # up to DEER_PAGE_CROPS detections spread evenly over its sightings
-        "SELECT id FROM (SELECT d.id, i.captured_at, row_number() OVER (ORDER BY i.captured_at, d.id) - 1 AS n,"
-        " count(*) OVER () AS total FROM detections d JOIN images i ON i.id = d.image_id"
-        " WHERE d.deer_id = :id AND d.is_valid) x"
-        " WHERE n % greatest(1, CAST(ceil(total / CAST(:shown AS NUMERIC)) AS INTEGER)) = 0"
-        " ORDER BY captured_at, id LIMIT :shown", id=deer_id, shown=DEER_PAGE_CROPS)
-    deer["crop_detection_ids"] = [r[0] for r in crops]
-    deer["cameras"] = [_plain_row(c) for c in cameras]
-    deer["recent_detections"] = [_plain_row(r) for r in recent]
+    sightings = [Sighting(*row) for row in con.run(SIGHTINGS_SQL, id=deer_id)]
+    deer["timeline"] = {"by": unit, "entries": _timeline(sightings, unit)}
+    deer["crop_detection_ids"] = _spread(sightings, DEER_PAGE_CROPS)
+    deer["cameras"] = _cameras(sightings)
+    deer["recent_detections"] = [
+        {"detection_id": seen.id, "captured_at": seen.captured_at.isoformat(), "location_code": seen.code,
+         "reid_status": seen.reid_status, "burst_group": seen.burst_group}
+        for seen in reversed(sightings[-RECENT_DETECTIONS:])]
     from deertrack.reid.merges import merge_history
 
     deer["merges"] = merge_history(con, deer_id, limit=50)
