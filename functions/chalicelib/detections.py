@@ -1,5 +1,6 @@
-"""Detections: ingest (POST /api/detections), review (GET/PATCH /api/detections/{id}), and the
-image-events SQS handler that imports MegaDetector results files put under detections/.
+"""Detections: ingest (POST /api/detections, and its batch: GET /api/ingest/{batch_id}), review
+(GET/PATCH /api/detections/{id}), and the image-events SQS handler that imports MegaDetector results files put
+under detections/.
 Logic: deertrack.ingest and deertrack.reid."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_probl
 from chalicelib.sqs_batches import process_records
 from deertrack import db, inputs, openapi
 from deertrack.auth import Role
-from deertrack.ingest import intake
+from deertrack.exports.responses import POLL_AFTER_SECONDS
+from deertrack.ingest import batches, intake
 from deertrack.ingest.s3_import import RESULTS_PREFIX, import_s3_object
 from deertrack.ingest.schema import INGEST_BEYOND_SCHEMA, DetectionBatchIn, IngestReply
 from deertrack.logs import logger
@@ -27,6 +29,8 @@ detection_routes = Blueprint(__name__)
 
 _PROBLEM_404 = problem_reply("No such detection")
 _PROBLEM_503 = problem_reply("PostgreSQL, S3 or SQS unreachable", retry=True)
+_BATCH_HEADERS = {"Location": "The batch's status URL (GET /api/ingest/{batch_id})",
+                  "Retry-After": "Seconds between polls"}
 
 # ------------------------------------------------------------------------------------------ ingest
 
@@ -39,15 +43,35 @@ _PROBLEM_503 = problem_reply("PostgreSQL, S3 or SQS unreachable", retry=True)
                 "listed in `details` (207) while the rest are stored; every stored detection that still needs it "
                 "is re-identified, one reid message per batch. The same box of the same photo is never stored twice.",
     request=DetectionBatchIn, beyond_schema=INGEST_BEYOND_SCHEMA,
-    responses={202: openapi.Reply("All stored; re-ID queued", IngestReply),
-               207: openapi.Reply("Some stored; the refused records and boxes are in `details`", IngestReply),
+    responses={202: openapi.Reply("All stored; re-ID queued", IngestReply, headers=_BATCH_HEADERS),
+               207: openapi.Reply("Some stored; the refused records and boxes are in `details`", IngestReply,
+                                  headers=_BATCH_HEADERS),
                400: INVALID_REQUEST, 503: _PROBLEM_503},
 )
 @requires(Role.REVIEWER)
 @answers_problems
 def post_detections() -> Response:
     ingested = intake.accept(detection_routes.current_request.raw_body)
-    return json_response(ingested.reply.model_dump(), ingested.status)
+    return json_response(ingested.reply.model_dump(), ingested.status,
+                         {"Location": ingested.reply.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
+
+
+@detection_routes.route("/api/ingest/{batch_id}", methods=["GET"])
+@openapi.operation(
+    "How far an ingest batch's re-identification has got", tags=("detections",),
+    description="The batch's detections (as POST /api/detections answered them, duplicates included) counted by "
+                "re-ID status, and each with its status and deer; `done` once none is `pending`.",
+    responses={200: openapi.Reply("The batch", {"type": "object"}), 404: problem_reply("No such ingest batch"),
+               503: problem_reply("PostgreSQL unreachable", retry=True)},
+)
+@requires(Role.VIEWER)
+@answers_problems
+def get_ingest_batch(batch_id: str) -> Response:
+    with db.reused() as con:
+        view = batches.batch_view(con, batch_id)
+    if view is None:
+        raise NotFound(f"no ingest batch {batch_id!r}")
+    return json_response(view, 200, None if view["done"] else {"Retry-After": str(POLL_AFTER_SECONDS)})
 
 
 # ------------------------------------------------------------------------------------------ review

@@ -41,8 +41,10 @@ Int8Id = json_int(ge=1, le=INT8_MAX)
 
 #: Every numeric path id and its largest value (the column's type: deer are SERIAL, the rest BIGSERIAL).
 PATH_IDS: Final = {"detection_id": INT8_MAX, "deer_id": INT4_MAX, "merge_id": INT8_MAX, "review_id": INT8_MAX}
-#: The other path parameters: job ids (any text; an unknown one is a 404) and the review page's file names.
+#: The other path parameters: job and ingest batch ids (any text; an unknown one is a 404) and the review
+#: page's file names.
 PATH_TEXT: Final = {"job_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "batch_id": {"type": "string", "minLength": 1, "maxLength": 64},
                     "asset": {"type": "string", "minLength": 1, "maxLength": 100}}
 
 

@@ -82,8 +82,8 @@ def every_connection_dies(api, monkeypatch):
     which a server restarting under the request also does (57P01)."""
     real = db.connect
 
-    def dying(url=None, timeout=db.DEFAULT_TIMEOUT_S):  # noqa: ANN001, ANN202
-        con = real(url, timeout=timeout)
+    def dying(url=None, timeout=db.DEFAULT_TIMEOUT_S, **options):  # noqa: ANN001, ANN003, ANN202
+        con = real(url, timeout=timeout, **options)
         admin = real()
         try:
             admin.run("SELECT pg_terminate_backend(:p)", p=con.run("SELECT pg_backend_pid()")[0][0])

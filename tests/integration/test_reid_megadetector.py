@@ -83,6 +83,12 @@ def test_results_file_put_under_detections_is_imported(stack) -> None:
     outcome = json.loads(get_bytes(settings.images_bucket, "import-results/" + key))
     assert outcome["status"] == "imported_with_errors"
     assert outcome["detections"] == 2 and outcome["queued_for_reid"] == 2
+    assert outcome["status_url"] == f"/api/ingest/{outcome['batch_id']}"  # the import is a batch to follow
+    with db.connection() as con:
+        from deertrack.ingest.batches import batch_view
+
+        followed = batch_view(con, outcome["batch_id"])
+    assert followed is not None and followed["detections"] == 2 and followed["reid"]["pending"] == 2
     assert outcome["skipped_without_animals"] == 1 and outcome["dropped_below_confidence"] == 2
     assert {(e["field"], e["rule"]) for e in outcome["errors"]} == {
         ("images[3].file", "megadetector_failure"), ("images[4].file", "exists")}

@@ -2,4 +2,4 @@
 then one re-ID message per batch."""
 
 #: The public modules of this package (import them by name; nothing is loaded here).
-__all__ = ["images", "megadetector", "s3_import", "schema", "store"]
+__all__ = ["batches", "images", "intake", "megadetector", "s3_import", "schema", "store"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deertrack.ingest import batches
 from deertrack.ingest.schema import MAX_RECORDS, IngestReply, parse_record
 from deertrack.ingest.store import store_records
 from deertrack.inputs import json_object
@@ -49,6 +50,7 @@ def accept(raw: bytes | str | None) -> Ingested:
         raise RequestInvalid(result.problems or [Problem("images", "nothing_valid", "no record could be stored")])
     reply = IngestReply(
         batch_id=result.batch_id,
+        status_url=batches.status_url(result.batch_id),
         images_accepted=result.images_accepted,
         detections=[{"record": d.path, "detection_id": d.detection_id, "duplicate": d.duplicate}
                     for d in result.detections],

@@ -44,6 +44,7 @@ from pydantic_core import PydanticCustomError
 
 from deertrack import bbox as boxes
 from deertrack import db
+from deertrack.ingest import batches
 from deertrack.ingest.images import NotAnImage, parse_exif_time, stored_image_info
 from deertrack.ingest.schema import Box, ImageRecord
 from deertrack.ingest.store import IngestResult, store_records
@@ -93,6 +94,7 @@ class ImportReport:
             "duplicates": sum(d.duplicate for d in result.detections) if result else 0,
             "queued_for_reid": len(result.queued) if result else 0,
             "batch_id": result.batch_id if result else None,
+            "status_url": batches.status_url(result.batch_id) if result and result.accepted_anything else None,
             "skipped_without_animals": self.without_animals,
             "dropped_below_confidence": self.below_confidence,
             "dropped_not_animal": self.non_animal,

@@ -132,6 +132,7 @@ class IngestReply(BaseModel):
     """202 (everything accepted) or 207 (some records refused: `details`)."""
 
     batch_id: str
+    status_url: str = Field(description="GET it for the batch's re-ID progress (also the Location header)")
     images_accepted: int
     detections: list[DetectionRef]
     queued_detections: int

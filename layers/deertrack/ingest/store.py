@@ -162,6 +162,14 @@ def queue_reid(detection_ids: Sequence[int], batch_id: str) -> list[str]:
     return message_ids
 
 
+def record_batch(con: pg8000.native.Connection, result: IngestResult) -> None:
+    """What GET /api/ingest/{batch_id} reads (deertrack/ingest/batches.py): the batch's detections, in order."""
+    con.run("INSERT INTO ingest_batches (batch_id, detection_ids, images_accepted, refused)"
+            " VALUES (:batch, CAST(:ids AS BIGINT[]), :images, :refused) ON CONFLICT (batch_id) DO NOTHING",
+            batch=result.batch_id, ids=[d.detection_id for d in result.detections],
+            images=result.images_accepted, refused=len(result.problems))
+
+
 def store_records(records: Sequence[ImageRecord], problems: Sequence[Problem] = (),
                   batch_id: str | None = None) -> IngestResult:
     """Store what is valid, report the rest, queue re-ID for every stored detection still pending."""
@@ -205,6 +213,8 @@ def store_records(records: Sequence[ImageRecord], problems: Sequence[Problem] = 
                     continue
                 result.images_accepted += 1
                 result.detections += stored
+            if result.accepted_anything:
+                record_batch(con, result)
     result.queued = [d.detection_id for d in result.detections if d.pending]
     if result.queued:
         result.message_ids = queue_reid(result.queued, result.batch_id)
