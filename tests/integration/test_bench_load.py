@@ -54,7 +54,8 @@ def test_bench_load_times_each_read_route_alone(api: str, capsys) -> None:
     assert code == 0, out
     reads = json.loads(out.strip().splitlines()[-1])["reads"]
     assert list(reads) == ["GET /api/exports/pdf/{job_id}", "GET /api/deer?limit=20", "GET /api/deer/{deer_id}",
-                           "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20"]
+                           "GET /api/detections/{detection_id}", "GET /api/review/queue?limit=20",
+                           "GET /api/review/queue?limit=20&offset={page} (a new page each time)"]
     for figure in reads.values():
         assert figure["ok"] == 5 and 0 < figure["p50_ms"] <= figure["p99_ms"]
     assert "read routes: errors: 0 (none)" in out
