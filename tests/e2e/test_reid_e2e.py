@@ -56,3 +56,36 @@ def test_megadetector_card_to_deer_over_http(api, monkeypatch) -> None:
     assert detection["deer"]["id"] == first["id"] and detection["candidates"][0]["matched"] is True
     status, scores = http("GET", f"{api}/api/reid/scores?detection_id={last}")
     assert scores["count"] == 1
+
+
+def test_an_ingested_batch_is_followed_over_http_until_reid_is_done(api, monkeypatch) -> None:
+    """POST /api/detections (photos uploaded with the request) → one reid message → the re-ID worker loop →
+    the POST's Location says the batch is done and where each detection went."""
+    import base64
+
+    monkeypatch.setenv("REID_MODEL_URI", "builtin")
+    monkeypatch.setenv("REID_THRESHOLD", str(STEADY_THRESHOLD))
+    reset_caches()
+    add_location("CAM-08")
+    records = []
+    for i, (individual, seconds) in enumerate([(1, 0), (1, 3600), (2, 7200)]):
+        data, (x, y, w, h) = deer_photo(individual, seed=10 + i)
+        records.append({"image_base64": base64.b64encode(data).decode(), "filename": f"IMG_{i}.JPG",
+                        "captured_at": at(seconds).isoformat(), "location_code": "CAM-08",
+                        "boxes": [{"x": x, "y": y, "width": w, "height": h, "confidence": 0.9,
+                                   "classification": "doe"}]})
+    from tests.export_api_client import call
+
+    posted = call("POST", f"{api}/api/detections", {"images": records})
+    assert posted.status == 202, posted.body
+    location = posted.headers["Location"]
+    status, waiting = http("GET", f"{api}{location}")
+    assert status == 200 and waiting["reid"]["pending"] == 3 and waiting["done"] is False
+
+    ReidWorker().run(StopSignal(), wait_seconds=0, once=True)
+
+    status, done = http("GET", f"{api}{location}")
+    assert status == 200 and done["done"] is True, done
+    assert done["reid"]["pending"] == 0 and done["detections"] == 3
+    deer = [item["deer_id"] for item in done["items"]]
+    assert deer[0] == deer[1] != deer[2] and None not in deer  # the same doe twice, then another
