@@ -66,6 +66,19 @@ def add_benchmark(name: str, help: str, func: BenchFunc, configure: Configure | 
     return benchmark
 
 
+def add_lazy_benchmark(name: str, help: str, module: str) -> Benchmark:
+    """Register `deertrack bench NAME` whose `configure(parser)` and `run(args)` live in `module`, imported only
+    when the parser is built or the benchmark runs (dev tooling that `deertrack --help` need not load)."""
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        importlib.import_module(module).configure(parser)
+
+    def run(args: argparse.Namespace) -> int | None:
+        return importlib.import_module(module).run(args)
+
+    return add_benchmark(name, help, run, configure)
+
+
 def benchmarks() -> list[Benchmark]:
     return [_BENCHMARKS[name] for name in sorted(_BENCHMARKS)]
 
