@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Response
 
+from chalicelib import job_status as job_answers
 from chalicelib.access import principal, requires
 from chalicelib.http_problems import ANY_CONTENT, INVALID_REQUEST, answers_problems, json_response, problem_reply
 from chalicelib.sqs_batches import process_records
@@ -52,8 +53,7 @@ _BATCH_HEADERS = {"Location": "The batch's status URL (GET /api/ingest/{batch_id
 @answers_problems
 def post_detections() -> Response:
     ingested = intake.accept(detection_routes.current_request.raw_body)
-    return json_response(ingested.reply.model_dump(), ingested.status,
-                         {"Location": ingested.reply.status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
+    return job_answers.accepted(ingested.reply, ingested.reply.status_url, ingested.status)
 
 
 @detection_routes.route("/api/ingest/{batch_id}", methods=["GET"])

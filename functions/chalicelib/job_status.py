@@ -1,4 +1,5 @@
-"""The answers of queued jobs that make no file (backfills, merge jobs): 202 accepted, and their status."""
+"""The answers of queued work that makes no file (backfills, merge jobs, ingest batches): 202 accepted, and the
+status of a job."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from deertrack.jobs import TERMINAL, Job, JobStore
 from deertrack.problems import NotFound
 
 
-def accepted(answer: BaseModel, status_url: str) -> Response:
-    """202 with the job, its Location and when to poll."""
-    return json_response(answer.model_dump(mode="json"), 202,
+def accepted(answer: BaseModel, status_url: str, status: int = 202) -> Response:
+    """202 (or an ingest's 207) with the answer, the Location to poll and when to poll it."""
+    return json_response(answer.model_dump(mode="json"), status,
                          {"Location": status_url, "Retry-After": str(POLL_AFTER_SECONDS)})
 
 

@@ -3,6 +3,8 @@ GET /api/ingest/{batch_id} follows its detections through re-identification."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.export_api_client import call
@@ -50,3 +52,13 @@ def test_an_unknown_batch_is_a_404(api, batch_id: str) -> None:
     answer = call("GET", f"{api}/api/ingest/{batch_id}")
     assert answer.status == 404, answer.body
     assert answer.body["error"] == "not_found"
+
+
+def test_the_view_counts_every_status_the_schema_allows(stack) -> None:
+    from deertrack import db
+    from deertrack.ingest.batches import REID_STATUSES
+
+    with db.connection() as con:
+        check = con.run("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                        " WHERE conname = 'detections_reid_status_check'")[0][0]
+    assert sorted(REID_STATUSES) == sorted(re.findall(r"'(\w+)'", check)), check
